@@ -1,0 +1,99 @@
+"""Auto-reset for batched environment families, with ``torch.where`` and no Python loop over envs.
+
+After each step, every environment whose episode ended (terminated or truncated) starts a new
+episode in the same call. The observation that ended the episode is kept in
+:attr:`Transition.final_obs`, so a learner can bootstrap the value of a truncated episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from metarl.envs.family import EnvFamily, EnvState
+from metarl.envs.task_params import TaskParams
+
+
+class Transition(NamedTuple):
+    """One auto-reset step of ``T x E`` environments; every tensor leads with ``[T, E]``.
+
+    :param obs: next observation to act on: the first observation of a new episode where the
+        previous one ended, else the observation after the step.
+    :param reward: reward of the step.
+    :param terminated: the episode ended in a terminal state (value 0 after it).
+    :param truncated: the episode hit the step limit (bootstrap from ``final_obs``).
+    :param final_obs: observation after the step, before any reset.
+    :param episode_return: undiscounted return of the episode that ended here (0 where none did).
+    :param episode_length: length of the episode that ended here (0 where none did).
+    """
+
+    obs: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    final_obs: torch.Tensor
+    episode_return: torch.Tensor
+    episode_length: torch.Tensor
+
+
+class AutoResetEnv:
+    """``T`` tasks x ``E`` environments of one family that reset themselves when an episode ends.
+
+    :param family: the environment family.
+    :param params: ``T`` tasks.
+    :param num_envs: environments per task ``E``.
+    :param generator: random generator on ``params.device`` for start states (``None``: global).
+    """
+
+    def __init__(
+        self,
+        family: EnvFamily[Any],
+        params: TaskParams,
+        num_envs: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if not isinstance(num_envs, int) or num_envs <= 0:
+            raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
+        self.family = family
+        self.params = params
+        self.num_envs = num_envs
+        self.generator = generator
+        self.state: EnvState | None = None
+        self._return: torch.Tensor | None = None
+
+    @property
+    def num_tasks(self) -> int:
+        """Number of tasks ``T``."""
+        return self.params.num_tasks
+
+    def reset(self, params: TaskParams | None = None) -> torch.Tensor:
+        """Start fresh episodes in every environment (optionally for new tasks); returns obs."""
+        if params is not None:
+            self.params = params
+        self.state, obs = self.family.reset(self.params, self.num_envs, self.generator)
+        self._return = torch.zeros(self.state.t.shape, dtype=obs.dtype, device=obs.device)
+        return obs
+
+    def step(self, action: torch.Tensor) -> Transition:
+        """Step every environment, reset those whose episode ended, and report the transition."""
+        if self.state is None or self._return is None:
+            raise RuntimeError("AutoResetEnv.step() called before reset()")
+        res = self.family.step(self.state, action, self.params)
+        done = res.terminated | res.truncated
+        fresh = self.family.initial_state(self.params, self.num_envs, self.generator)
+        # an exact select; expanding the mask first is much faster on CPU than broadcasting it
+        x = torch.where(done.unsqueeze(-1).expand_as(fresh).contiguous(), fresh, res.state.x)
+        self.state = EnvState(x, torch.where(done, 0, res.state.t))
+        running = self._return + res.reward
+        episode_return = running * done
+        self._return = running - episode_return
+        return Transition(
+            obs=self.family.observe(x, self.params),
+            reward=res.reward,
+            terminated=res.terminated,
+            truncated=res.truncated,
+            final_obs=res.obs,
+            episode_return=episode_return,
+            episode_length=res.state.t * done,
+        )

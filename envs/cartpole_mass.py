@@ -1,0 +1,129 @@
+"""CartPoleMass: Gymnasium's CartPole-v1 with per-task cart mass, pole mass, pole length and force.
+
+At the default parameters the dynamics equal ``gymnasium.envs.classic_control.CartPoleEnv``
+(Euler integration, ``tau = 0.02``, gravity 9.8), checked step by step in the tests.
+
+## Task parameters
+
+| field     | default | sampling range (log-uniform) | meaning |
+|-----------|---------|------------------------------|---------|
+| masscart  | 1.0     | [0.5, 5.0]                   | cart mass (kg) |
+| masspole  | 0.1     | [0.05, 1.0]                  | pole mass (kg) |
+| length    | 0.5     | [0.2, 2.0]                   | half the pole's length (m) |
+| force_mag | 10.0    | [10.0, 10.0]                 | force of one push (N) |
+
+``total_mass`` and ``polemass_length`` are derived from these inside every step. The ranges are
+wide enough that a policy trained at the defaults fails on a measurable share of sampled tasks
+(``experiments/cartpole_mass_ranges.py`` measures it; the README reports the figure).
+
+## Observation
+
+``(x, x_dot, theta, theta_dot)``, float32, with CartPole-v1's bounds (the largest float32 in
+place of infinity for the velocities, so that ``check_env`` has nothing to warn about).
+
+## Action
+
+``Discrete(2)``: 0 pushes the cart left, 1 pushes it right.
+
+## Reward
+
++1 for every step, including the terminating one.
+
+## Episode end
+
+Terminated when ``|x| > 2.4`` or ``|theta| > 12`` degrees; truncated after 500 steps. Every episode
+starts from a state drawn uniformly from ``[-0.05, 0.05]^4``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from metarl.envs.family import EnvFamily
+from metarl.envs.render import cartpole_frame
+from metarl.envs.task_params import ParamSpec, TaskParams
+
+GRAVITY = 9.8
+TAU = 0.02
+THETA_THRESHOLD = 12 * 2 * math.pi / 360
+X_THRESHOLD = 2.4
+RESET_BOUND = 0.05
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True)
+class CartPoleMassParams(TaskParams):
+    """CartPoleMass tasks: every field is ``[T]``."""
+
+    masscart: torch.Tensor
+    masspole: torch.Tensor
+    length: torch.Tensor
+    force_mag: torch.Tensor
+
+    SPECS: ClassVar[tuple[ParamSpec, ...]] = (
+        ParamSpec("masscart", (), 1.0, 0.5, 5.0, log_uniform=True, positive=True,
+                  doc="cart mass (kg)"),
+        ParamSpec("masspole", (), 0.1, 0.05, 1.0, log_uniform=True, positive=True,
+                  doc="pole mass (kg)"),
+        ParamSpec("length", (), 0.5, 0.2, 2.0, log_uniform=True, positive=True,
+                  doc="half the pole's length (m)"),
+        ParamSpec("force_mag", (), 10.0, 10.0, 10.0, log_uniform=True, positive=True,
+                  doc="force of one push (N)"),
+    )
+
+
+class CartPoleMass(EnvFamily[CartPoleMassParams]):
+    """Batched CartPole dynamics with per-task physics. See the module docstring."""
+
+    name = "CartPoleMass"
+    gym_id = "metarl/CartPoleMass-v0"
+    params_type = CartPoleMassParams
+    default_max_episode_steps = 500
+    # CartPole-v1's bounds, with the largest float32 standing in for its unbounded velocities
+    _high = np.array([X_THRESHOLD * 2, FLOAT32_MAX, THETA_THRESHOLD * 2, FLOAT32_MAX], np.float32)
+    observation_space = gym.spaces.Box(-_high, _high, dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+    description = "CartPole-v1 with per-task cart mass, pole mass, pole length and push force"
+
+    def initial_state(
+        self, params: CartPoleMassParams, num_envs: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """State drawn uniformly from ``[-0.05, 0.05]^4``."""
+        m = params.masscart
+        x = torch.empty(m.shape[0], num_envs, 4, device=m.device, dtype=m.dtype)
+        return x.uniform_(-RESET_BOUND, RESET_BOUND, generator=generator)
+
+    def dynamics(
+        self, x: torch.Tensor, action: torch.Tensor, params: CartPoleMassParams
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gymnasium's CartPole equations (Florian 2005), Euler-integrated, per-task physics."""
+        masscart = params.masscart.unsqueeze(1)
+        masspole = params.masspole.unsqueeze(1)
+        length = params.length.unsqueeze(1)
+        force_mag = params.force_mag.unsqueeze(1)
+        total_mass = masspole + masscart
+        polemass_length = masspole * length
+
+        _, pos_dot, theta, theta_dot = x.unbind(-1)
+        force = (2 * action - 1) * force_mag  # action 1 pushes right, 0 left
+        costheta = torch.cos(theta)
+        sintheta = torch.sin(theta)
+        temp = (force + polemass_length * theta_dot.square() * sintheta) / total_mass
+        thetaacc = (GRAVITY * sintheta - costheta * temp) / (
+            length * (4.0 / 3.0 - masspole * costheta.square() / total_mass)
+        )
+        xacc = temp - polemass_length * thetaacc * costheta / total_mass
+        # Euler: every component moves by tau times its derivative, as in CartPole-v1
+        x_next = x + TAU * torch.stack((pos_dot, xacc, theta_dot, thetaacc), dim=-1)
+        terminated = (x_next[..., 0].abs() > X_THRESHOLD) | (x_next[..., 2].abs() > THETA_THRESHOLD)
+        return x_next, torch.ones_like(costheta), terminated
+
+    def frame(self, x: np.ndarray, task: dict[str, Any]) -> np.ndarray:
+        """Side view of the cart and a pole drawn at the task's length."""
+        return cartpole_frame(x, float(task["length"]), x_threshold=X_THRESHOLD)

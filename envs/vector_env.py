@@ -1,0 +1,142 @@
+"""Gymnasium ``VectorEnv`` faces of the batched families, with one task per sub-environment.
+
+Registered as the ids' ``vector_entry_point``, so
+``gym.make_vec("metarl/CartPoleMass-v0", num_envs=64, vectorization_mode="vector_entry_point",
+masspole=masses)`` steps 64 environments in one batched torch call. A task parameter given as one
+value applies to every sub-environment; given as a sequence of ``num_envs`` values, one each.
+
+Auto-reset follows Gymnasium's ``SAME_STEP`` mode: an environment whose episode ended returns the
+first observation of its next episode, and ``info["final_obs"][i]`` (where ``info["_final_obs"][i]``)
+holds the observation that ended it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from metarl.envs.autoreset import AutoResetEnv
+from metarl.envs.cartpole_mass import CartPoleMass
+from metarl.envs.family import EnvFamily
+from metarl.envs.navigation2d import Navigation2D
+
+
+class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
+    """``num_envs`` environments of a family, each with its own task, stepped as one batch.
+
+    :param num_envs: number of sub-environments (one task each).
+    :param max_episode_steps: step limit (``None``: the family's default).
+    :param device: torch device that runs the dynamics; arrays in and out are numpy.
+    :param render_mode: ``None`` or ``"rgb_array"`` (renders the first sub-environment).
+    :param task: task parameters: a single value for all or ``num_envs`` values.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array"],
+        "render_fps": 50,
+        "autoreset_mode": AutoresetMode.SAME_STEP,
+    }
+    family_type: ClassVar[type[EnvFamily[Any]]]
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        device: str | torch.device = "cpu",
+        render_mode: str | None = None,
+        **task: Any,
+    ) -> None:
+        if not isinstance(num_envs, int) or num_envs <= 0:
+            raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode={render_mode!r} must be None or one of {self.metadata['render_modes']}"
+            )
+        self.family = self.family_type(
+            max_episode_steps=-1 if max_episode_steps is None else max_episode_steps
+        )
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.render_mode = render_mode
+        self.single_observation_space = self.family.observation_space
+        self.single_action_space = self.family.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        params = self.family.make_params(num_envs, device=self.device, **task)
+        self._generator = torch.Generator(device=self.device)
+        self._generator.seed()
+        self._env = AutoResetEnv(self.family, params, 1, self._generator)
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        """Each sub-environment's task parameters as plain Python values."""
+        return self._env.params.to_list()
+
+    def set_tasks(self, **task: Any) -> None:
+        """Change tasks (a value for all, or ``num_envs`` values); applies from the next reset."""
+        self._env.params = self.family.make_params(self.num_envs, device=self.device, **task)
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-environment. ``options={"task": {...}}`` also changes the tasks."""
+        if isinstance(seed, list):
+            seed = seed[0]
+        super().reset(seed=seed)
+        if seed is not None:
+            self._generator.manual_seed(int(seed))
+        if options and "task" in options:
+            self.set_tasks(**options["task"])
+        return self._numpy(self._env.reset()), {}
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step all sub-environments; ended episodes restart in the same call (``SAME_STEP``)."""
+        a = torch.as_tensor(np.asarray(actions), device=self.device)
+        a = a.reshape(self.num_envs, 1, *self.single_action_space.shape)
+        tr = self._env.step(a)
+        terminated = tr.terminated[:, 0].cpu().numpy()
+        truncated = tr.truncated[:, 0].cpu().numpy()
+        info: dict[str, Any] = {}
+        done = terminated | truncated
+        if done.any():
+            info = {
+                "final_obs": self._numpy(tr.final_obs),
+                "_final_obs": done,
+                "episode": {
+                    "r": tr.episode_return[:, 0].cpu().numpy(),
+                    "l": tr.episode_length[:, 0].cpu().numpy(),
+                },
+                "_episode": done,
+            }
+        reward = tr.reward[:, 0].to(torch.float64).cpu().numpy()
+        return self._numpy(tr.obs), reward, terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """An RGB array of the first sub-environment when ``render_mode="rgb_array"``."""
+        if self.render_mode is None or self._env.state is None:
+            return None
+        x = self._env.state.x[0, 0].detach().cpu().double().numpy()
+        return self.family.frame(x, self.tasks[0])
+
+    @staticmethod
+    def _numpy(obs: torch.Tensor) -> np.ndarray:
+        return obs[:, 0].detach().cpu().numpy().astype(np.float32, copy=False)
+
+
+class Navigation2DVectorEnv(TaskVectorEnv):
+    """Vectorised ``metarl/Navigation2D-v0``; ``goal`` is ``(x, y)`` or ``[num_envs, 2]``."""
+
+    family_type = Navigation2D
+
+
+class CartPoleMassVectorEnv(TaskVectorEnv):
+    """Vectorised ``metarl/CartPoleMass-v0``; each physics field is a scalar or ``[num_envs]``."""
+
+    family_type = CartPoleMass

@@ -1,0 +1,112 @@
+"""Env steps per second: batched CartPoleMass against Gymnasium's numpy CartPoleVectorEnv.
+
+Both run in the same process, one after the other, with uniformly random actions drawn inside the
+timed loop (numpy for Gymnasium, torch for ours). Three contenders per size:
+
+* ``gymnasium``: ``gym.make_vec("CartPole-v1", n, vectorization_mode="vector_entry_point")``;
+* ``metarl native``: ``AutoResetEnv`` over ``CartPoleMass`` (torch tensors in and out, 1 task x n envs,
+  default physics, which is the same physics as CartPole-v1);
+* ``metarl make_vec``: ``gym.make_vec("metarl/CartPoleMass-v0", n, ...)`` (numpy in and out,
+  one task per sub-environment).
+
+Usage: ``python experiments/bench_envs.py [--sizes 16 256 4096 65536] [--seconds 2] [--device cpu]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import metarl.envs  # noqa: F401  (registers the metarl/ ids)
+from metarl.envs import AutoResetEnv, CartPoleMass
+
+
+def steps_per_second(step: Callable[[], object], n_envs: int, seconds: float,
+                     sync: Callable[[], None] = lambda: None) -> float:
+    """Run ``step`` for about ``seconds`` after a short warm-up; env steps per second."""
+    for _ in range(5):
+        step()
+    sync()
+    iters, start = 0, time.perf_counter()
+    while True:
+        for _ in range(10):
+            step()
+        iters += 10
+        sync()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return iters * n_envs / elapsed
+
+
+def bench_gymnasium(n: int, seconds: float) -> float:
+    env = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    rate = steps_per_second(lambda: env.step(rng.integers(0, 2, n)), n, seconds)
+    env.close()
+    return rate
+
+
+def bench_native(n: int, seconds: float, device: torch.device) -> float:
+    family = CartPoleMass()
+    params = family.make_params(1, device=device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    env = AutoResetEnv(family, params, n, gen)
+    env.reset()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def step() -> None:
+        env.step(torch.randint(0, 2, (1, n), device=device, generator=gen))
+
+    with torch.inference_mode():
+        return steps_per_second(step, n, seconds, sync)
+
+
+def bench_make_vec(n: int, seconds: float) -> float:
+    env = gym.make_vec("metarl/CartPoleMass-v0", num_envs=n, vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    with torch.inference_mode():
+        rate = steps_per_second(lambda: env.step(rng.integers(0, 2, n)), n, seconds)
+    env.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 256, 4096, 65536])
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per contender")
+    parser.add_argument("--device", default="cpu", help="device of the native torch contender")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, gymnasium {gym.__version__}, numpy {np.__version__}, "
+          f"native device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    header = (f"{'envs':>8} | {'gymnasium':>12} | {'metarl native':>13} | {'ratio':>6} | "
+              f"{'metarl make_vec':>15} | {'ratio':>6}")
+    print(header)
+    print("-" * len(header))
+    for n in args.sizes:
+        gym_rate = bench_gymnasium(n, args.seconds) if device.type == "cpu" or n <= 65536 else None
+        native = bench_native(n, args.seconds, device)
+        vec = bench_make_vec(n, args.seconds) if n <= 65536 else None
+        g = f"{gym_rate / 1e6:10.2f} M" if gym_rate else f"{'-':>12}"
+        r1 = f"{native / gym_rate:6.2f}" if gym_rate else f"{'-':>6}"
+        v = f"{vec / 1e6:13.2f} M" if vec else f"{'-':>15}"
+        r2 = f"{vec / gym_rate:6.2f}" if vec and gym_rate else f"{'-':>6}"
+        print(f"{n:>8} | {g} | {native / 1e6:11.2f} M | {r1} | {v} | {r2}", flush=True)
+    print("steps/s in millions; ratio = metarl / gymnasium in the same run")
+
+
+if __name__ == "__main__":
+    main()
