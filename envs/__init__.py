@@ -31,7 +31,9 @@ def make_family(name: str, **kwargs: Any) -> EnvFamily[Any]:
     :param kwargs: ``max_episode_steps``, ``split_seed``, ``ranges``.
     """
     if name not in FAMILIES:
-        raise ValueError(f"env family {name!r} is not registered; expected one of {', '.join(FAMILIES)}")
+        raise ValueError(
+            f"env family {name!r} is not registered; expected one of {', '.join(FAMILIES)}"
+        )
     return FAMILIES[name](**kwargs)
 
 

@@ -1,4 +1,4 @@
-"""The environment-family interface: batched, pure torch dynamics over leading dimensions ``[T, E]``.
+"""The environment-family interface: batched, pure torch dynamics over leading dims ``[T, E]``.
 
 A family is written once as two pure functions over tensors whose leading dimensions are the task
 batch ``T`` and the environments per task ``E``:

@@ -18,6 +18,7 @@ import torch
 from metarl.envs.cartpole_mass import CartPoleMass
 from metarl.envs.family import EnvFamily, EnvState
 from metarl.envs.navigation2d import Navigation2D
+from metarl.envs.render import check_render_mode
 from metarl.envs.task_params import TaskParams
 
 
@@ -32,10 +33,7 @@ class TaskEnv(gym.Env[np.ndarray, Any]):
     family_type: ClassVar[type[EnvFamily[Any]]]
 
     def __init__(self, render_mode: str | None = None, **task: Any) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode={render_mode!r} must be None or one of {self.metadata['render_modes']}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.family = self.family_type(max_episode_steps=None)
         self.observation_space = self.family.observation_space
         self.action_space = self.family.action_space

@@ -10,7 +10,8 @@ A point agent starts at the origin and must reach a goal it cannot see; the goal
 
 ## Observation
 
-The agent's position ``(x, y)``, float32, unbounded (the space's bounds are the largest float32). Every episode starts at ``(0, 0)``.
+The agent's position ``(x, y)``, float32, unbounded (the space's bounds are the largest float32).
+Every episode starts at ``(0, 0)``.
 
 ## Action
 

@@ -12,6 +12,12 @@ ORANGE = (255, 127, 14)
 GREEN = (44, 160, 44)
 
 
+def check_render_mode(render_mode: str | None, modes: list[str]) -> None:
+    """Raise ``ValueError`` unless ``render_mode`` is ``None`` or one of ``modes``."""
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"render_mode={render_mode!r} must be None or one of {modes}")
+
+
 def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.mgrid[0:height, 0:width]
     return xs + 0.5, ys + 0.5
@@ -27,7 +33,8 @@ def fill_rect(img: np.ndarray, x0: float, y0: float, x1: float, y1: float,
               color: tuple[int, ...]) -> None:
     """Fill the axis-aligned rectangle between pixel corners ``(x0, y0)`` and ``(x1, y1)``."""
     xs, ys = _grid(*img.shape[:2])
-    img[(xs >= min(x0, x1)) & (xs <= max(x0, x1)) & (ys >= min(y0, y1)) & (ys <= max(y0, y1))] = color
+    inside_x = (xs >= min(x0, x1)) & (xs <= max(x0, x1))
+    img[inside_x & (ys >= min(y0, y1)) & (ys <= max(y0, y1))] = color
 
 
 def draw_segment(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, width: float,

@@ -93,7 +93,7 @@ class TaskParams:
         :param device: device of the tensors.
         :param dtype: floating dtype of the tensors.
         :param values: field values, by field name.
-        :raises ValueError: unknown field, wrong shape, or invalid value (one line naming the field).
+        :raises ValueError: unknown field, wrong shape or invalid value (one line naming the field).
         """
         unknown = sorted(set(values) - set(cls.field_names()))
         if unknown:
@@ -171,7 +171,9 @@ class TaskParams:
         """Device of the tensors."""
         return getattr(self, self.field_names()[0]).device
 
-    def to(self: P, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> P:
+    def to(
+        self: P, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> P:
         """Copy to another device and/or floating dtype."""
         return dataclasses.replace(
             self, **{k: v.to(device=device, dtype=dtype) for k, v in self.as_dict().items()}

@@ -6,8 +6,8 @@ masspole=masses)`` steps 64 environments in one batched torch call. A task param
 value applies to every sub-environment; given as a sequence of ``num_envs`` values, one each.
 
 Auto-reset follows Gymnasium's ``SAME_STEP`` mode: an environment whose episode ended returns the
-first observation of its next episode, and ``info["final_obs"][i]`` (where ``info["_final_obs"][i]``)
-holds the observation that ended it.
+first observation of its next episode, and ``info["final_obs"][i]`` (where
+``info["_final_obs"][i]``) holds the observation that ended it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from metarl.envs.autoreset import AutoResetEnv
 from metarl.envs.cartpole_mass import CartPoleMass
 from metarl.envs.family import EnvFamily
 from metarl.envs.navigation2d import Navigation2D
+from metarl.envs.render import check_render_mode
 
 
 class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -53,10 +54,7 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     ) -> None:
         if not isinstance(num_envs, int) or num_envs <= 0:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode={render_mode!r} must be None or one of {self.metadata['render_modes']}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.family = self.family_type(
             max_episode_steps=-1 if max_episode_steps is None else max_episode_steps
         )

@@ -4,8 +4,8 @@ Both run in the same process, one after the other, with uniformly random actions
 timed loop (numpy for Gymnasium, torch for ours). Three contenders per size:
 
 * ``gymnasium``: ``gym.make_vec("CartPole-v1", n, vectorization_mode="vector_entry_point")``;
-* ``metarl native``: ``AutoResetEnv`` over ``CartPoleMass`` (torch tensors in and out, 1 task x n envs,
-  default physics, which is the same physics as CartPole-v1);
+* ``metarl native``: ``AutoResetEnv`` over ``CartPoleMass`` (torch tensors in and out, 1 task x n
+  envs, default physics, which is the same physics as CartPole-v1);
 * ``metarl make_vec``: ``gym.make_vec("metarl/CartPoleMass-v0", n, ...)`` (numpy in and out,
   one task per sub-environment).
 
@@ -69,7 +69,8 @@ def bench_native(n: int, seconds: float, device: torch.device) -> float:
 
 
 def bench_make_vec(n: int, seconds: float) -> float:
-    env = gym.make_vec("metarl/CartPoleMass-v0", num_envs=n, vectorization_mode="vector_entry_point")
+    env = gym.make_vec("metarl/CartPoleMass-v0", num_envs=n,
+                       vectorization_mode="vector_entry_point")
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     with torch.inference_mode():

@@ -1,0 +1,29 @@
+"""The metarl command line: envs listing and the demo run."""
+
+import subprocess
+import sys
+
+from metarl.cli import main
+
+
+def test_envs_lists_families_parameters_and_splits(capsys):
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    for text in ("Navigation2D", "metarl/CartPoleMass-v0", "masspole", "log-uniform in [0.05, 1]",
+                 "goal", "uniform in [-0.5, 0.5]^2", "test", "val", "train"):
+        assert text in out
+
+
+def test_demo_writes_plot_and_reports_returns(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--envs", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "random policy" in out.lower() and "CartPoleMass" in out
+    plot = tmp_path / "plots" / "random_navigation2d.png"
+    assert plot.stat().st_size > 10_000
+
+
+def test_python_dash_m_entry_point_and_bad_command():
+    ok = subprocess.run([sys.executable, "-m", "metarl", "envs"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "CartPoleMass" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "metarl", "fly"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
