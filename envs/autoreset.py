@@ -75,18 +75,33 @@ class AutoResetEnv:
         self._return = torch.zeros(self.state.t.shape, dtype=obs.dtype, device=obs.device)
         return obs
 
+    def _restart(self, x: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        """``x`` with a fresh start state wherever ``done``.
+
+        On a GPU every environment draws a start state and ``torch.where`` keeps the needed ones,
+        with no host synchronisation. On the CPU, where reading ``done`` costs nothing, only the
+        environments that ended draw one: random numbers are the most expensive part of a step.
+        """
+        if x.device.type != "cpu":
+            fresh = self.family.initial_state(self.params, self.num_envs, self.generator)
+            return torch.where(done.unsqueeze(-1), fresh, x)
+        index = done.nonzero()
+        if index.shape[0] == 0:
+            return x
+        task = index[:, 0]
+        fresh = self.family.initial_state(self.params.index(task), 1, self.generator)
+        return x.index_put((task, index[:, 1]), fresh[:, 0])  # x is also final_obs: copy
+
     def step(self, action: torch.Tensor) -> Transition:
         """Step every environment, reset those whose episode ended, and report the transition."""
         if self.state is None or self._return is None:
             raise RuntimeError("AutoResetEnv.step() called before reset()")
         res = self.family.step(self.state, action, self.params)
         done = res.terminated | res.truncated
-        fresh = self.family.initial_state(self.params, self.num_envs, self.generator)
-        # an exact select; expanding the mask first is much faster on CPU than broadcasting it
-        x = torch.where(done.unsqueeze(-1).expand_as(fresh).contiguous(), fresh, res.state.x)
+        x = self._restart(res.state.x, done)
         self.state = EnvState(x, torch.where(done, 0, res.state.t))
         running = self._return + res.reward
-        episode_return = running * done
+        episode_return = torch.where(done, running, 0.0)
         self._return = running - episode_return
         return Transition(
             obs=self.family.observe(x, self.params),
@@ -95,5 +110,5 @@ class AutoResetEnv:
             truncated=res.truncated,
             final_obs=res.obs,
             episode_return=episode_return,
-            episode_length=res.state.t * done,
+            episode_length=torch.where(done, res.state.t, 0),
         )
