@@ -45,7 +45,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl.envs.family import EnvFamily
+from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.render import cartpole_frame
 from metarl.envs.task_params import ParamSpec, TaskParams
 
@@ -54,7 +54,6 @@ TAU = 0.02
 THETA_THRESHOLD = 12 * 2 * math.pi / 360
 X_THRESHOLD = 2.4
 RESET_BOUND = 0.05
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ from metarl.envs.task_sampler import TaskSampler
 
 P = TypeVar("P", bound=TaskParams)
 
+# bound of an unbounded observation dimension (Gymnasium's check_env warns on infinite bounds)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class EnvState(NamedTuple):
     """State of ``T x E`` environments.

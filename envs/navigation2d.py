@@ -38,13 +38,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl.envs.family import EnvFamily
+from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.render import navigation2d_frame
 from metarl.envs.task_params import ParamSpec, TaskParams
 
 MAX_SPEED = 0.1
 GOAL_TOLERANCE = 0.01
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Random policy on each family's test tasks; prints returns and writes a trajectory plot."""
     from metarl.demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed, num_envs=args.envs, device=torch.device(args.device))
+    run_demo(Path(args.out), seed=args.seed, num_envs=args.envs, device=torch.device(args.device),
+             force=args.force)
     return 0
 
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--envs", type=int, default=20, help="environments per task (default 20)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing demo plot")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -77,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ValueError as err:
+    except (ValueError, FileExistsError) as err:
         print(f"metarl: error: {err}", file=sys.stderr)
         return 2
 

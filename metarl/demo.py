@@ -16,11 +16,18 @@ from metarl.stats import mean_ci95
 
 
 def run_demo(out: Path, seed: int = 0, num_envs: int = 20,
-             device: torch.device | None = None) -> dict[str, tuple[float, float]]:
+             device: torch.device | None = None, force: bool = False
+             ) -> dict[str, tuple[float, float]]:
     """Random-policy returns (mean, 95% CI over tasks) on each family's test split.
 
-    Writes ``out/plots/random_navigation2d.png``. Returns ``{family: (mean, ci)}``.
+    Writes ``out/plots/random_navigation2d.png``, refusing to replace an existing one unless
+    ``force``. Returns ``{family: (mean, ci)}``.
     """
+    plot_path = out / "plots" / "random_navigation2d.png"
+    if plot_path.exists() and not force:
+        raise FileExistsError(
+            f"{plot_path} exists; pass --force to overwrite it or --out to write elsewhere"
+        )
     device = device or torch.device("cpu")
     results: dict[str, tuple[float, float]] = {}
     print(f"Random policy on the held-out test tasks ({num_envs} envs per task, seed {seed}).")
@@ -35,9 +42,8 @@ def run_demo(out: Path, seed: int = 0, num_envs: int = 20,
         results[name] = (mean, ci)
         print(f"  {name:<14} {n_test} test tasks: mean return {mean:8.2f} +- {ci:.2f} (95% CI)")
         if name == Navigation2D.name:
-            path = out / "plots" / "random_navigation2d.png"
-            plot_navigation(roll.observations[:, :8, 0].cpu(), tasks.goal[:8].cpu(), path)
-            print(f"  wrote {path}")
+            plot_navigation(roll.observations[:, :8, 0].cpu(), tasks.goal[:8].cpu(), plot_path)
+            print(f"  wrote {plot_path}")
     return results
 
 

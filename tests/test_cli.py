@@ -20,6 +20,11 @@ def test_demo_writes_plot_and_reports_returns(tmp_path, capsys):
     assert "random policy" in out.lower() and "CartPoleMass" in out
     plot = tmp_path / "plots" / "random_navigation2d.png"
     assert plot.stat().st_size > 10_000
+    before = plot.read_bytes()
+    assert main(["demo", "--out", str(tmp_path), "--envs", "4"]) == 2  # never overwrites
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert plot.read_bytes() == before
+    assert main(["demo", "--out", str(tmp_path), "--envs", "4", "--force"]) == 0
 
 
 def test_python_dash_m_entry_point_and_bad_command():
