@@ -44,6 +44,10 @@ class AutoResetEnv:
     :param params: ``T`` tasks.
     :param num_envs: environments per task ``E``.
     :param generator: random generator on ``params.device`` for start states (``None``: global).
+    :param dense_reset: draw a start state for every env at every step and keep the needed ones
+        with ``torch.where`` (no host synchronisation: the default off the CPU), rather than only
+        for the envs whose episode ended (the default on the CPU, where random numbers are the
+        most expensive part of a step and reading ``done`` costs nothing).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class AutoResetEnv:
         params: TaskParams,
         num_envs: int,
         generator: torch.Generator | None = None,
+        dense_reset: bool | None = None,
     ) -> None:
         if not isinstance(num_envs, int) or num_envs <= 0:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
@@ -59,6 +64,7 @@ class AutoResetEnv:
         self.params = params
         self.num_envs = num_envs
         self.generator = generator
+        self.dense_reset = params.device.type != "cpu" if dense_reset is None else dense_reset
         self.state: EnvState | None = None
         self._return: torch.Tensor | None = None
 
@@ -76,13 +82,8 @@ class AutoResetEnv:
         return obs
 
     def _restart(self, x: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
-        """``x`` with a fresh start state wherever ``done``.
-
-        On a GPU every environment draws a start state and ``torch.where`` keeps the needed ones,
-        with no host synchronisation. On the CPU, where reading ``done`` costs nothing, only the
-        environments that ended draw one: random numbers are the most expensive part of a step.
-        """
-        if x.device.type != "cpu":
+        """``x`` with a fresh start state wherever ``done`` (see ``dense_reset``)."""
+        if self.dense_reset:
             fresh = self.family.initial_state(self.params, self.num_envs, self.generator)
             return torch.where(done.unsqueeze(-1), fresh, x)
         index = done.nonzero()

@@ -1,14 +1,16 @@
 """The auto-reset wrapper: same-step resets, final observations, episode statistics, seeding."""
 
+import pytest
 import torch
 
 from metarl.envs import AutoResetEnv, CartPoleMass, Navigation2D
 
 
-def test_truncated_episode_keeps_final_obs_and_restarts():
+@pytest.mark.parametrize("dense_reset", [False, True])
+def test_truncated_episode_keeps_final_obs_and_restarts(dense_reset):
     family = Navigation2D()
     params = family.make_params(goal=[[0.5, 0.5], [-0.5, 0.5]])
-    env = AutoResetEnv(family, params, num_envs=3)
+    env = AutoResetEnv(family, params, num_envs=3, dense_reset=dense_reset)
     env.reset()
     action = torch.tensor([0.1, 0.0]).expand(2, 3, 2)
     for step in range(1, 101):
@@ -27,11 +29,12 @@ def test_truncated_episode_keeps_final_obs_and_restarts():
     assert (tr.episode_return < -50).all()
 
 
-def test_episode_return_matches_sum_of_rewards_under_early_termination():
+@pytest.mark.parametrize("dense_reset", [False, True])
+def test_episode_return_matches_sum_of_rewards_under_early_termination(dense_reset):
     family = CartPoleMass()
     params = family.make_params(length=[0.2, 2.0])
     gen = torch.Generator().manual_seed(0)
-    env = AutoResetEnv(family, params, num_envs=64, generator=gen)
+    env = AutoResetEnv(family, params, num_envs=64, generator=gen, dense_reset=dense_reset)
     env.reset()
     running = torch.zeros(2, 64)
     checked = 0
@@ -49,12 +52,13 @@ def test_episode_return_matches_sum_of_rewards_under_early_termination():
     assert checked > 500
 
 
-def test_same_seed_same_trajectories():
+@pytest.mark.parametrize("dense_reset", [False, True])
+def test_same_seed_same_trajectories(dense_reset):
     def run(seed: int) -> torch.Tensor:
         family = CartPoleMass()
         params = family.tasks.sample(4, split="test")
         gen = torch.Generator().manual_seed(seed)
-        env = AutoResetEnv(family, params, 8, gen)
+        env = AutoResetEnv(family, params, 8, gen, dense_reset=dense_reset)
         obs = [env.reset()]
         for _ in range(100):
             obs.append(env.step(torch.randint(0, 2, (4, 8), generator=gen)).obs)
