@@ -6,6 +6,8 @@ timed loop (numpy for Gymnasium, torch for ours). Three contenders per size:
 * ``gymnasium``: ``gym.make_vec("CartPole-v1", n, vectorization_mode="vector_entry_point")``;
 * ``metarl native``: ``AutoResetEnv`` over ``CartPoleMass`` (torch tensors in and out, 1 task x n
   envs, default physics, which is the same physics as CartPole-v1);
+* ``metarl compiled``: the same with ``AutoResetEnv(..., compile=True)`` (``torch.compile`` of the
+  whole step, start states drawn for every env; compile time is excluded by the warm-up);
 * ``metarl make_vec``: ``gym.make_vec("metarl/CartPoleMass-v0", n, ...)`` (numpy in and out,
   one task per sub-environment).
 
@@ -66,11 +68,11 @@ def bench_gymnasium(n: int, seconds: float) -> float:
     return rate
 
 
-def bench_native(n: int, seconds: float, device: torch.device) -> float:
+def bench_native(n: int, seconds: float, device: torch.device, compile: bool = False) -> float:
     family = CartPoleMass()
     params = family.make_params(1, device=device)
     gen = torch.Generator(device=device).manual_seed(0)
-    env = AutoResetEnv(family, params, n, gen)
+    env = AutoResetEnv(family, params, n, gen, compile=compile)
     env.reset()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -98,6 +100,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per contender")
     parser.add_argument("--device", default="cpu", help="device of the native torch contender")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="skip the torch.compile contender")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -107,19 +111,22 @@ def main() -> None:
           f"torch {torch.__version__}, gymnasium {gym.__version__}, numpy {np.__version__}, "
           f"native device {device}"
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
-    header = (f"{'envs':>8} | {'gymnasium':>12} | {'metarl native':>13} | {'ratio':>6} | "
-              f"{'metarl make_vec':>15} | {'ratio':>6}")
+    header = (f"{'envs':>8} | {'gymnasium':>10} | {'metarl native':>13} | {'ratio':>5} | "
+              f"{'metarl compiled':>15} | {'ratio':>5} | {'metarl make_vec':>15} | {'ratio':>5}")
     print(header)
     print("-" * len(header))
     for n in args.sizes:
-        gym_rate = bench_gymnasium(n, args.seconds) if device.type == "cpu" or n <= 65536 else None
-        native = bench_native(n, args.seconds, device)
-        vec = bench_make_vec(n, args.seconds) if n <= 65536 else None
-        g = f"{gym_rate / 1e6:10.2f} M" if gym_rate else f"{'-':>12}"
-        r1 = f"{native / gym_rate:6.2f}" if gym_rate else f"{'-':>6}"
-        v = f"{vec / 1e6:13.2f} M" if vec else f"{'-':>15}"
-        r2 = f"{vec / gym_rate:6.2f}" if vec and gym_rate else f"{'-':>6}"
-        print(f"{n:>8} | {g} | {native / 1e6:11.2f} M | {r1} | {v} | {r2}", flush=True)
+        gym_rate = bench_gymnasium(n, args.seconds) if n <= 65536 else None
+        rates = [
+            bench_native(n, args.seconds, device),
+            bench_native(n, args.seconds, device, compile=True) if args.compile else None,
+            bench_make_vec(n, args.seconds) if n <= 65536 else None,
+        ]
+        cells = [f"{n:>8}", f"{gym_rate / 1e6:8.2f} M" if gym_rate else f"{'-':>10}"]
+        for rate, width in zip(rates, (13, 15, 15), strict=True):
+            cells.append(f"{rate / 1e6:{width - 2}.2f} M" if rate else f"{'-':>{width}}")
+            cells.append(f"{rate / gym_rate:5.2f}" if rate and gym_rate else f"{'-':>5}")
+        print(" | ".join(cells), flush=True)
     print("steps/s in millions; ratio = metarl / gymnasium in the same run")
 
 

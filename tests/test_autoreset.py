@@ -75,3 +75,29 @@ def test_tasks_change_on_reset():
     assert env.num_tasks == 3
     tr = env.step(torch.zeros(3, 2, 2))
     torch.testing.assert_close(tr.reward[:, 0], torch.tensor([-0.1, -0.1, -(0.08 ** 0.5)]))
+
+
+def test_compiled_step_equals_eager_dense_step():
+    """``compile=True`` is a faster route to the same transitions (float32 rounding aside)."""
+    family = CartPoleMass()
+    params = family.tasks.sample(3, split="val")
+
+    def run(compile: bool) -> list:
+        gen = torch.Generator().manual_seed(0)
+        env = AutoResetEnv(family, params, 16, gen, dense_reset=True, compile=compile)
+        env.reset()
+        actions = torch.Generator().manual_seed(1)
+        return [env.step(torch.randint(0, 2, (3, 16), generator=actions)) for _ in range(60)]
+
+    for eager, compiled in zip(run(False), run(True), strict=True):
+        for name, a, b in zip(eager._fields, eager, compiled, strict=True):
+            if a.dtype.is_floating_point:
+                torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+            else:
+                assert torch.equal(a, b), name
+
+
+def test_compile_needs_dense_reset():
+    family = Navigation2D()
+    with pytest.raises(ValueError, match="compile=True needs dense_reset"):
+        AutoResetEnv(family, family.make_params(), 2, compile=True, dense_reset=False)
