@@ -1,0 +1,143 @@
+"""MLP actor-critic whose parameters carry a leading task dimension.
+
+The actor and the critic are separate MLPs (as in CleanRL's ``ppo.py``) with orthogonal
+initialisation (hidden gain sqrt(2), policy head 0.01, value head 1). Box actions get a Gaussian head
+with a state-independent log-std; Discrete actions a categorical head over logits.
+
+``forward(params, obs)`` takes stacked parameters ``{name: [T, ...]}`` and observations
+``[T, N, obs_dim]`` and runs all ``T`` policies in one batched matmul per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from metarl.agents.distributions import Categorical, DiagGaussian
+from metarl.agents.param_tree import Params
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+@dataclass(frozen=True)
+class ActorCritic:
+    """Shapes and behaviour of an MLP actor-critic; parameters live outside, in plain dicts.
+
+    :param obs_dim: size of an observation vector.
+    :param action_dim: size of a Box action, or number of Discrete actions.
+    :param discrete: categorical head (Discrete) instead of a Gaussian one (Box).
+    :param hidden: hidden layer sizes, shared by actor and critic.
+    :param activation: ``"tanh"`` or ``"relu"``.
+    :param init_log_std: initial log-std of the Gaussian head.
+    """
+
+    obs_dim: int
+    action_dim: int
+    discrete: bool
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    init_log_std: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation={self.activation!r} must be one of {', '.join(ACTIVATIONS)}"
+            )
+        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
+            raise ValueError(f"hidden={self.hidden!r} must be a non-empty list of positive sizes")
+
+    @classmethod
+    def for_spaces(cls, observation_space: gym.spaces.Box, action_space: gym.Space[Any],
+                   **kwargs: Any) -> ActorCritic:
+        """An actor-critic sized for a single env's observation and action spaces."""
+        if isinstance(action_space, gym.spaces.Discrete):
+            return cls(int(observation_space.shape[0]), int(action_space.n), True, **kwargs)
+        if isinstance(action_space, gym.spaces.Box):
+            return cls(int(observation_space.shape[0]), int(action_space.shape[0]), False,
+                       **kwargs)
+        raise TypeError(f"unsupported action space {action_space}")
+
+    # ------------------------------------------------------------------ parameters
+    def _layers(self, prefix: str, out_dim: int) -> list[tuple[str, int, int, float]]:
+        sizes = [self.obs_dim, *self.hidden]
+        layers = [(f"{prefix}.{i}", sizes[i], sizes[i + 1], math.sqrt(2))
+                  for i in range(len(self.hidden))]
+        head_gain = 0.01 if prefix == "actor" else 1.0
+        layers.append((f"{prefix}.{len(self.hidden)}", sizes[-1], out_dim, head_gain))
+        return layers
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of every parameter of a theta, in order."""
+        out: dict[str, tuple[int, ...]] = {}
+        for prefix, out_dim in (("actor", self.action_dim), ("critic", 1)):
+            for name, fan_in, fan_out, _ in self._layers(prefix, out_dim):
+                out[f"{name}.weight"] = (fan_out, fan_in)
+                out[f"{name}.bias"] = (fan_out,)
+        if not self.discrete:
+            out["log_std"] = (self.action_dim,)
+        return out
+
+    def init(self, generator: torch.Generator | None = None,
+             device: torch.device | str = "cpu") -> Params:
+        """A fresh theta (no task dimension) with orthogonal weights and zero biases."""
+        theta: Params = {}
+        for prefix, out_dim in (("actor", self.action_dim), ("critic", 1)):
+            for name, fan_in, fan_out, gain in self._layers(prefix, out_dim):
+                w = torch.empty(fan_out, fan_in)
+                torch.nn.init.orthogonal_(w, gain=gain, generator=generator)
+                theta[f"{name}.weight"] = w.to(device)
+                theta[f"{name}.bias"] = torch.zeros(fan_out, device=device)
+        if not self.discrete:
+            theta["log_std"] = torch.full((self.action_dim,), float(self.init_log_std),
+                                          device=device)
+        return theta
+
+    # ------------------------------------------------------------------ forward
+    def _mlp(self, params: Params, prefix: str, x: torch.Tensor) -> torch.Tensor:
+        act = ACTIVATIONS[self.activation]
+        n = len(self.hidden)
+        for i in range(n + 1):
+            w, b = params[f"{prefix}.{i}.weight"], params[f"{prefix}.{i}.bias"]
+            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            if i < n:
+                x = act(x)
+        return x
+
+    def actor(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """Logits (Discrete) or Gaussian means (Box), ``[T, N, action_dim]``, for obs ``[T, N, D]``."""
+        return self._mlp(params, "actor", obs)
+
+    def value(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """State values ``[T, N]`` for observations ``[T, N, D]``."""
+        return self._mlp(params, "critic", obs).squeeze(-1)
+
+    def sample(self, params: Params, obs: torch.Tensor, generator: torch.Generator | None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions and their log-probabilities for observations ``[T, N, D]``."""
+        out = self.actor(params, obs)
+        if self.discrete:
+            action = Categorical.sample(out, generator)
+            return action, Categorical.log_prob(out, action)
+        log_std = params["log_std"].unsqueeze(1)
+        action = DiagGaussian.sample(out, log_std, generator)
+        return action, DiagGaussian.log_prob(out, log_std, action)
+
+    def mode(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """The most likely action for observations ``[T, N, D]``."""
+        out = self.actor(params, obs)
+        return Categorical.mode(out) if self.discrete else DiagGaussian.mode(out)
+
+    def evaluate(self, params: Params, obs: torch.Tensor, action: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probabilities ``[T, N]``, entropies ``[T, N]`` and values ``[T, N]`` of actions."""
+        out = self.actor(params, obs)
+        value = self.value(params, obs)
+        if self.discrete:
+            return Categorical.log_prob(out, action), Categorical.entropy(out), value
+        log_std = params["log_std"].unsqueeze(1)
+        entropy = DiagGaussian.entropy(params["log_std"]).unsqueeze(1).expand_as(value)
+        return DiagGaussian.log_prob(out, log_std, action), entropy, value

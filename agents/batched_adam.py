@@ -1,0 +1,76 @@
+"""Adam over stacked per-task parameters: exactly ``T`` independent Adams in one set of tensors.
+
+Adam is element-wise, so one Adam over ``[T, ...]`` tensors is ``T`` Adams, except for what couples
+tasks: this one keeps a step count per task, clips the gradient norm per task, and can freeze some
+tasks (a per-task early stop) so that neither their parameters nor their moments move.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from metarl.agents.param_tree import Params
+
+
+class BatchedAdam:
+    """Adam with per-task step counts, per-task gradient clipping and per-task freezing.
+
+    :param params: stacked parameters ``{name: [T, ...]}``, updated in place.
+    :param lr: learning rate (a float, or set :attr:`lr` between steps for a schedule).
+    :param betas: Adam's moment decay rates.
+    :param eps: Adam's epsilon.
+    """
+
+    def __init__(self, params: Params, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params = params
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        first = next(iter(params.values()))
+        self.steps = torch.zeros(first.shape[0], device=first.device, dtype=first.dtype)
+        self.exp_avg = {k: torch.zeros_like(v) for k, v in params.items()}
+        self.exp_avg_sq = {k: torch.zeros_like(v) for k, v in params.items()}
+
+    @staticmethod
+    def grad_norms(grads: Params) -> torch.Tensor:
+        """Per-task L2 norm of all gradients together: ``[T]``."""
+        sq = [g.reshape(g.shape[0], -1).square().sum(dim=1) for g in grads.values()]
+        return torch.stack(sq).sum(dim=0).sqrt()
+
+    @torch.no_grad()
+    def step(self, grads: Params, max_grad_norm: float | None = None,
+             active: torch.Tensor | None = None) -> torch.Tensor:
+        """One Adam step for every active task; returns the per-task gradient norms ``[T]``.
+
+        The arithmetic is ``torch.optim.Adam``'s (default, non-amsgrad form), per task.
+
+        :param grads: gradients shaped like the parameters.
+        :param max_grad_norm: clip each task's gradient to this norm (as ``clip_grad_norm_``).
+        :param active: ``[T]`` bool; inactive tasks keep their parameters and moments.
+        """
+        norms = self.grad_norms(grads)
+        scale = None
+        if max_grad_norm is not None:
+            scale = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+        self.steps += 1 if active is None else active.to(self.steps.dtype)
+        beta1, beta2 = self.betas
+        steps = self.steps.clamp(min=1)  # tasks that never stepped stay finite
+        step_size = self.lr / (1 - beta1 ** steps)
+        bc2_sqrt = (1 - beta2 ** steps).sqrt()
+        for k, p in self.params.items():
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            g = grads[k] if scale is None else grads[k] * scale.view(shape)
+            m = self.exp_avg[k].lerp(g, 1 - beta1)
+            v = self.exp_avg_sq[k] * beta2 + g * g * (1 - beta2)
+            denom = v.sqrt() / bc2_sqrt.view(shape) + self.eps
+            new_p = p - step_size.view(shape) * m / denom
+            if active is not None:
+                keep = active.view(shape)
+                m = torch.where(keep, m, self.exp_avg[k])
+                v = torch.where(keep, v, self.exp_avg_sq[k])
+                new_p = torch.where(keep, new_p, p)
+            self.exp_avg[k].copy_(m)
+            self.exp_avg_sq[k].copy_(v)
+            p.copy_(new_p)
+        return norms

@@ -1,0 +1,67 @@
+"""Rollout collection over ``T`` tasks x ``E`` environments, stored as ``[H, T, E, ...]``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.param_tree import Params
+from metarl.envs import AutoResetEnv
+
+
+class Rollout(NamedTuple):
+    """``H`` steps of ``T x E`` environments; per-step tensors lead with ``[H, T, E]``.
+
+    :param obs: observations acted on, ``[H, T, E, obs_dim]``.
+    :param actions: actions taken, ``[H, T, E]`` (Discrete) or ``[H, T, E, A]`` (Box).
+    :param log_probs: log-probabilities of the actions under the collecting policy.
+    :param rewards: rewards.
+    :param terminated: the step ended its episode in a terminal state.
+    :param truncated: the step ended its episode by the time limit.
+    :param final_obs: observation each step reached, before any reset, ``[H, T, E, obs_dim]``.
+    :param return_sum: sum of the returns of the episodes completed in the rollout, ``[T]``.
+    :param episodes: number of episodes completed in the rollout, ``[T]``.
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    log_probs: torch.Tensor
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    final_obs: torch.Tensor
+    return_sum: torch.Tensor
+    episodes: torch.Tensor
+
+    @property
+    def mean_return(self) -> torch.Tensor:
+        """Mean return of the completed episodes per task (NaN for a task with none), ``[T]``."""
+        return self.return_sum / self.episodes.to(self.return_sum.dtype)
+
+
+@torch.no_grad()
+def collect(policy: ActorCritic, params: Params, env: AutoResetEnv, obs: torch.Tensor,
+            num_steps: int, generator: torch.Generator | None) -> tuple[Rollout, torch.Tensor]:
+    """Run the stacked policies for ``num_steps`` steps; returns the rollout and the next obs.
+
+    :param policy: the actor-critic (shapes and forward).
+    :param params: stacked parameters, one policy per task of ``env``.
+    :param env: ``T`` tasks x ``E`` environments, already reset.
+    :param obs: the observation to act on first, ``[T, E, obs_dim]``.
+    :param num_steps: steps ``H`` to collect.
+    :param generator: random generator for the actions.
+    """
+    steps: list[tuple[torch.Tensor, ...]] = []
+    return_sum = torch.zeros(obs.shape[0], device=obs.device, dtype=obs.dtype)
+    episodes = torch.zeros(obs.shape[0], device=obs.device, dtype=torch.int64)
+    for _ in range(num_steps):
+        action, log_prob = policy.sample(params, obs, generator)
+        tr = env.step(action)
+        steps.append((obs, action, log_prob, tr.reward, tr.terminated, tr.truncated, tr.final_obs))
+        return_sum += tr.episode_return.sum(dim=1)
+        episodes += (tr.terminated | tr.truncated).sum(dim=1)
+        obs = tr.obs
+    stacked = [torch.stack(column) for column in zip(*steps, strict=True)]
+    return Rollout(*stacked, return_sum=return_sum, episodes=episodes), obs
