@@ -1,8 +1,8 @@
 """MLP actor-critic whose parameters carry a leading task dimension.
 
 The actor and the critic are separate MLPs (as in CleanRL's ``ppo.py``) with orthogonal
-initialisation (hidden gain sqrt(2), policy head 0.01, value head 1). Box actions get a Gaussian head
-with a state-independent log-std; Discrete actions a categorical head over logits.
+initialisation (hidden gain sqrt(2), policy head 0.01, value head 1). Box actions get a Gaussian
+head with a state-independent log-std; Discrete actions a categorical head over logits.
 
 ``forward(params, obs)`` takes stacked parameters ``{name: [T, ...]}`` and observations
 ``[T, N, obs_dim]`` and runs all ``T`` policies in one batched matmul per layer.
@@ -108,7 +108,7 @@ class ActorCritic:
         return x
 
     def actor(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
-        """Logits (Discrete) or Gaussian means (Box), ``[T, N, action_dim]``, for obs ``[T, N, D]``."""
+        """Logits (Discrete) or Gaussian means (Box), ``[T, N, A]``, for obs ``[T, N, D]``."""
         return self._mlp(params, "actor", obs)
 
     def value(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
