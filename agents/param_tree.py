@@ -19,6 +19,11 @@ def stack(theta: Params, num_tasks: int) -> Params:
     return {k: v.unsqueeze(0).repeat(num_tasks, *([1] * v.dim())) for k, v in theta.items()}
 
 
+def stack_list(thetas: list[Params]) -> Params:
+    """Stack different thetas (e.g. independent initialisations) into ``{name: [T, *shape]}``."""
+    return {k: torch.stack([t[k] for t in thetas]) for k in thetas[0]}
+
+
 def task(stacked: Params, index: int) -> Params:
     """The parameters of task ``index`` as a theta (no task dimension)."""
     return {k: v[index] for k, v in stacked.items()}

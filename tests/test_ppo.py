@@ -17,7 +17,7 @@ def _setup(kind: str, num_tasks: int, cfg: PPOConfig):
     family = FAMILIES[kind]()
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(16, 16))
     thetas = [policy.init(torch.Generator().manual_seed(i)) for i in range(num_tasks)]
-    stacked = {k: torch.stack([t[k] for t in thetas]) for k in thetas[0]}
+    stacked = param_tree.stack_list(thetas)
     return family, policy, PPO(family, policy, cfg), stacked
 
 

@@ -1,0 +1,124 @@
+"""Adaptation speed: batched PPO on 20 Navigation2D tasks against stable-baselines3 PPO per task.
+
+Both adapt 20 held-out tasks for 3 PPO iterations of 20 episodes x 100 steps (20 envs x 100 steps),
+10 epochs of 4 minibatches, in the same run. Ours adapts all tasks in one batch; SB3 loops over the
+tasks, one ``PPO`` with a ``DummyVecEnv`` of 20 ``metarl/Navigation2D-v0`` envs per task. Also
+reports the rollout's env steps per second against a bare loop that only runs the batched policy
+forward (and samples) on the same shapes: how close the rollout is to the floor the network sets.
+
+Usage: ``python experiments/bench_adapt.py [--tasks 20] [--iterations 3] [--device cpu]
+[--skip-sb3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+import metarl.envs  # noqa: F401  (registers the metarl/ ids)
+from metarl.agents import param_tree
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.ppo import PPO, PPOConfig
+from metarl.agents.rollout import collect
+from metarl.envs import AutoResetEnv, Navigation2D
+
+CONFIG = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
+                   num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2,
+                   max_grad_norm=0.5)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_ours(family: Navigation2D, policy: ActorCritic, tasks, iterations: int,
+              device: torch.device) -> float:
+    theta = policy.init(torch.Generator().manual_seed(0), device=device)
+    ppo = PPO(family, policy, CONFIG)
+    gen = torch.Generator(device=device).manual_seed(0)
+    ppo.adapt(theta, tasks, 1, gen)  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    ppo.adapt(theta, tasks, iterations, gen)
+    sync(device)
+    return time.perf_counter() - start
+
+
+def time_sb3(tasks, iterations: int) -> float:
+    from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    batch = CONFIG.num_envs * CONFIG.num_steps
+    start = time.perf_counter()
+    for task in tasks.to_list():
+        env = make_vec_env("metarl/Navigation2D-v0", n_envs=CONFIG.num_envs, seed=0,
+                           env_kwargs={"goal": task["goal"]})
+        model = SB3PPO("MlpPolicy", env, n_steps=CONFIG.num_steps,
+                       batch_size=batch // CONFIG.num_minibatches, n_epochs=CONFIG.num_epochs,
+                       learning_rate=CONFIG.learning_rate, gamma=CONFIG.gamma,
+                       gae_lambda=CONFIG.gae_lambda, clip_range=CONFIG.clip_coef,
+                       max_grad_norm=CONFIG.max_grad_norm, device="cpu", seed=0)
+        model.learn(total_timesteps=iterations * batch)
+    return time.perf_counter() - start
+
+
+def rollout_rates(family: Navigation2D, policy: ActorCritic, tasks, device: torch.device,
+                  repeats: int = 5) -> tuple[float, float]:
+    """Env steps per second of ``collect`` and of a bare policy-forward loop, same shapes."""
+    params = param_tree.stack(policy.init(torch.Generator().manual_seed(0), device=device),
+                              tasks.num_tasks)
+    gen = torch.Generator(device=device).manual_seed(0)
+    env = AutoResetEnv(family, tasks, CONFIG.num_envs, gen)
+    steps = tasks.num_tasks * CONFIG.num_envs * CONFIG.num_steps
+    obs = env.reset()
+    collect(policy, params, env, obs, CONFIG.num_steps, gen)  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        obs = env.reset()
+        collect(policy, params, env, obs, CONFIG.num_steps, gen)
+    sync(device)
+    rollout = repeats * steps / (time.perf_counter() - start)
+    obs = env.reset()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(repeats * CONFIG.num_steps):
+            policy.sample(params, obs, gen)
+    sync(device)
+    bare = repeats * steps / (time.perf_counter() - start)
+    return rollout, bare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=20)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-sb3", action="store_true", help="only time ours")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    family = Navigation2D()
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space)
+    tasks = family.tasks.sample(args.tasks, split="test", device=device)
+    print(f"machine: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, device {device}")
+    print(f"adapt {args.tasks} Navigation2D tasks x {args.iterations} PPO iterations of "
+          f"{CONFIG.num_envs} episodes x {CONFIG.num_steps} steps, {CONFIG.num_epochs} epochs x "
+          f"{CONFIG.num_minibatches} minibatches")
+    ours = time_ours(family, policy, tasks, args.iterations, device)
+    print(f"  metarl batched PPO: {ours:8.2f} s")
+    if not args.skip_sb3:
+        sb3 = time_sb3(tasks.to("cpu"), args.iterations)
+        print(f"  SB3 PPO, per task:  {sb3:8.2f} s")
+        print(f"  speed-up: {sb3 / ours:.1f}x")
+    rollout, bare = rollout_rates(family, policy, tasks, device)
+    print(f"rollout: {rollout / 1e6:.2f} M env steps/s; bare policy forward on the same shapes: "
+          f"{bare / 1e6:.2f} M steps/s; rollout at {rollout / bare:.0%} of that floor")
+
+
+if __name__ == "__main__":
+    main()
