@@ -13,7 +13,6 @@ Usage: ``python experiments/bench_adapt.py [--tasks 20] [--iterations 3] [--devi
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
@@ -24,6 +23,7 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv, Navigation2D
+from metarl.machine import describe_machine
 
 CONFIG = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
                    num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2,
@@ -104,8 +104,7 @@ def main() -> None:
     family = Navigation2D()
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space)
     tasks = family.tasks.sample(args.tasks, split="test", device=device)
-    print(f"machine: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device {device}")
+    print(f"machine: {describe_machine(device)}, device {device}")
     print(f"adapt {args.tasks} Navigation2D tasks x {args.iterations} PPO iterations of "
           f"{CONFIG.num_envs} episodes x {CONFIG.num_steps} steps, {CONFIG.num_epochs} epochs x "
           f"{CONFIG.num_minibatches} minibatches")

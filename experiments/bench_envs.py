@@ -17,8 +17,6 @@ Usage: ``python experiments/bench_envs.py [--sizes 16 256 4096 65536] [--seconds
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from collections.abc import Callable
 
@@ -28,18 +26,7 @@ import torch
 
 import metarl.envs  # noqa: F401  (registers the metarl/ ids)
 from metarl.envs import AutoResetEnv, CartPoleMass
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from metarl.machine import describe_machine
 
 
 def steps_per_second(step: Callable[[], object], n_envs: int, seconds: float,
@@ -106,11 +93,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, "
-          f"{torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, gymnasium {gym.__version__}, numpy {np.__version__}, "
-          f"native device {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    print(f"machine: {describe_machine(device)}, gymnasium {gym.__version__}, "
+          f"numpy {np.__version__}, native device {device}")
     header = (f"{'envs':>8} | {'gymnasium':>10} | {'metarl native':>13} | {'ratio':>5} | "
               f"{'metarl compiled':>15} | {'ratio':>5} | {'metarl make_vec':>15} | {'ratio':>5}")
     print(header)
