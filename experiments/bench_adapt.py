@@ -7,7 +7,7 @@ reports the rollout's env steps per second against a bare loop that only runs th
 forward (and samples) on the same shapes: how close the rollout is to the floor the network sets.
 
 Usage: ``python experiments/bench_adapt.py [--tasks 20] [--iterations 3] [--device cpu]
-[--skip-sb3]``
+[--activation tanh|relu] [--skip-sb3]``
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def time_ours(family: Navigation2D, policy: ActorCritic, tasks, iterations: int,
     return time.perf_counter() - start
 
 
-def time_sb3(tasks, iterations: int) -> float:
+def time_sb3(tasks, iterations: int, activation: str) -> float:
     from stable_baselines3 import PPO as SB3PPO
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -61,7 +61,9 @@ def time_sb3(tasks, iterations: int) -> float:
                        batch_size=batch // CONFIG.num_minibatches, n_epochs=CONFIG.num_epochs,
                        learning_rate=CONFIG.learning_rate, gamma=CONFIG.gamma,
                        gae_lambda=CONFIG.gae_lambda, clip_range=CONFIG.clip_coef,
-                       max_grad_norm=CONFIG.max_grad_norm, device="cpu", seed=0)
+                       max_grad_norm=CONFIG.max_grad_norm, device="cpu", seed=0,
+                       policy_kwargs={"activation_fn": {"tanh": torch.nn.Tanh,
+                                                        "relu": torch.nn.ReLU}[activation]})
         model.learn(total_timesteps=iterations * batch)
     return time.perf_counter() - start
 
@@ -99,19 +101,22 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-sb3", action="store_true", help="only time ours")
+    parser.add_argument("--activation", choices=["tanh", "relu"], default="tanh",
+                        help="hidden activation of both contenders")
     args = parser.parse_args()
     device = torch.device(args.device)
     family = Navigation2D()
-    policy = ActorCritic.for_spaces(family.observation_space, family.action_space)
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
+                                    activation=args.activation)
     tasks = family.tasks.sample(args.tasks, split="test", device=device)
     print(f"machine: {describe_machine(device)}, device {device}")
     print(f"adapt {args.tasks} Navigation2D tasks x {args.iterations} PPO iterations of "
           f"{CONFIG.num_envs} episodes x {CONFIG.num_steps} steps, {CONFIG.num_epochs} epochs x "
-          f"{CONFIG.num_minibatches} minibatches")
+          f"{CONFIG.num_minibatches} minibatches, 64-64 {args.activation} MLPs")
     ours = time_ours(family, policy, tasks, args.iterations, device)
     print(f"  metarl batched PPO: {ours:8.2f} s")
     if not args.skip_sb3:
-        sb3 = time_sb3(tasks.to("cpu"), args.iterations)
+        sb3 = time_sb3(tasks.to("cpu"), args.iterations, args.activation)
         print(f"  SB3 PPO, per task:  {sb3:8.2f} s")
         print(f"  speed-up: {sb3 / ours:.1f}x")
     rollout, bare = rollout_rates(family, policy, tasks, device)
