@@ -39,22 +39,17 @@ def _run_side_by_side(gym_env: gym.Env, family: CartPoleMass, params, episodes: 
     return steps, worst
 
 
-def test_default_physics_equal_gymnasium_cartpole_float64():
+@pytest.mark.parametrize("dtype,episodes,resync,min_steps,tolerance", [
+    (torch.float64, 300, False, 5000, 1e-6),  # free-running side by side, whole episodes
+    (torch.float32, 200, True, 3000, 1e-5),  # one step from the same state (float32 drifts)
+])
+def test_default_physics_equal_gymnasium_cartpole(dtype, episodes, resync, min_steps, tolerance):
     family = CartPoleMass()
-    params = family.make_params(1, dtype=torch.float64)
-    steps, worst = _run_side_by_side(gym.make("CartPole-v1"), family, params, 300,
-                                     torch.float64, resync=False)
-    assert steps > 5000
-    assert worst < 1e-6
-
-
-def test_default_physics_equal_gymnasium_cartpole_float32_one_step():
-    family = CartPoleMass()
-    params = family.make_params(1, dtype=torch.float32)
-    steps, worst = _run_side_by_side(gym.make("CartPole-v1"), family, params, 200,
-                                     torch.float32, resync=True)
-    assert steps > 3000
-    assert worst < 1e-5
+    params = family.make_params(1, dtype=dtype)
+    steps, worst = _run_side_by_side(gym.make("CartPole-v1"), family, params, episodes, dtype,
+                                     resync=resync)
+    assert steps > min_steps
+    assert worst < tolerance
 
 
 def test_truncation_at_500_like_time_limit():
