@@ -28,7 +28,9 @@ class BatchedAdam:
         self.betas = betas
         self.eps = eps
         first = next(iter(params.values()))
-        self.steps = torch.zeros(first.shape[0], device=first.device, dtype=first.dtype)
+        # float32 or wider, so that bias corrections stay exact for half-precision parameters
+        step_dtype = torch.promote_types(first.dtype, torch.float32)
+        self.steps = torch.zeros(first.shape[0], device=first.device, dtype=step_dtype)
         self.exp_avg = {k: torch.zeros_like(v) for k, v in params.items()}
         self.exp_avg_sq = {k: torch.zeros_like(v) for k, v in params.items()}
 

@@ -173,7 +173,8 @@ class PPO:
         num_tasks = tasks.num_tasks
         first = next(iter(init.values()))
         stacked = init if _is_stacked(init, self.policy, num_tasks) else stack(init, num_tasks)
-        params = {k: v.detach().clone().requires_grad_(True) for k, v in stacked.items()}
+        params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype).clone().requires_grad_()
+                  for k, v in stacked.items()}
         env = AutoResetEnv(self.family, tasks, cfg.num_envs, generator)
         obs = env.reset()
         optimizer = BatchedAdam(params, cfg.learning_rate, eps=cfg.adam_eps)
@@ -264,9 +265,10 @@ class PPO:
                 pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - clip, 1 + clip)
                 pg_loss = torch.max(pg_loss1, pg_loss2).mean(dim=1)
 
-                if cfg.clip_vloss:
+                if cfg.clip_vloss:  # around the old values, by the unannealed clip_coef
                     v_loss_unclipped = (new_value - mb.returns).square()
-                    v_clipped = mb.values + torch.clamp(new_value - mb.values, -clip, clip)
+                    v_clipped = mb.values + torch.clamp(new_value - mb.values, -cfg.clip_coef,
+                                                        cfg.clip_coef)
                     v_loss_clipped = (v_clipped - mb.returns).square()
                     v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean(dim=1)
                 else:

@@ -70,12 +70,17 @@ class AutoResetEnv:
         self.generator = generator
         if compile and dense_reset is False:
             raise ValueError("compile=True needs dense_reset: reading done would break the graph")
-        self.dense_reset = (
-            compile or params.device.type != "cpu" if dense_reset is None else dense_reset
-        )
+        self._dense_reset_choice = dense_reset
+        self._compile = compile
+        self.dense_reset = self._choose_dense_reset(params)
         self._step_fn = torch.compile(self._advance, dynamic=False) if compile else self._advance
         self.state: EnvState | None = None
         self._return: torch.Tensor | None = None
+
+    def _choose_dense_reset(self, params: TaskParams) -> bool:
+        if self._dense_reset_choice is not None:
+            return self._dense_reset_choice
+        return self._compile or params.device.type != "cpu"
 
     @property
     def num_tasks(self) -> int:
@@ -86,6 +91,7 @@ class AutoResetEnv:
         """Start fresh episodes in every environment (optionally for new tasks); returns obs."""
         if params is not None:
             self.params = params
+            self.dense_reset = self._choose_dense_reset(params)
         self.state, obs = self.family.reset(self.params, self.num_envs, self.generator)
         self._return = torch.zeros(self.state.t.shape, dtype=obs.dtype, device=obs.device)
         return obs

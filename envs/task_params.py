@@ -105,7 +105,7 @@ class TaskParams:
         for s in cls.SPECS:
             raw = values.get(s.name, s.default)
             try:
-                t = torch.as_tensor(raw, dtype=torch.float64).to("cpu")
+                t = torch.as_tensor(raw, dtype=torch.float64).to("cpu").clone()
             except (TypeError, ValueError, RuntimeError):
                 raise ValueError(
                     f"{cls.__name__}: task parameter {s.name}={raw!r} is not a number or array "
@@ -119,9 +119,15 @@ class TaskParams:
                     f"{tuple(t.shape)}; expected {s.shape} or [num_tasks, *{s.shape}]"
                 )
             tensors[s.name] = t
-        sizes = {t.shape[0] for t in tensors.values() if t.shape[0] != 1}
+        counts = {name: t.shape[0] for name, t in tensors.items() if t.shape[0] != 1}
         if num_tasks is None:
-            num_tasks = sizes.pop() if len(sizes) == 1 else 1
+            if len(set(counts.values())) > 1:
+                listing = ", ".join(f"{name} has {n}" for name, n in counts.items())
+                raise ValueError(f"{cls.__name__}: per-task values disagree on the task count "
+                                 f"({listing})")
+            num_tasks = next(iter(counts.values()), 1)
+        if not isinstance(num_tasks, int) or isinstance(num_tasks, bool) or num_tasks <= 0:
+            raise ValueError(f"{cls.__name__}: num_tasks={num_tasks!r} must be a positive integer")
         for name, t in tensors.items():
             if t.shape[0] not in (1, num_tasks):
                 raise ValueError(
@@ -165,6 +171,11 @@ class TaskParams:
     def num_tasks(self) -> int:
         """Number of tasks ``T`` in the batch."""
         return getattr(self, self.field_names()[0]).shape[0]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating dtype of the tensors."""
+        return getattr(self, self.field_names()[0]).dtype
 
     @property
     def device(self) -> torch.device:

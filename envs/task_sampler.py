@@ -70,7 +70,7 @@ class TaskSampler:
         :param device: device of the returned tensors.
         :param dtype: floating dtype of the returned tensors.
         """
-        if not isinstance(n, int) or n <= 0:
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"number of tasks n={n!r} must be a positive integer")
         if split == "train":
             values = self._draw(n, generator if generator is not None else torch.default_generator)

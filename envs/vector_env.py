@@ -7,7 +7,9 @@ value applies to every sub-environment; given as a sequence of ``num_envs`` valu
 
 Auto-reset follows Gymnasium's ``SAME_STEP`` mode: an environment whose episode ended returns the
 first observation of its next episode, and ``info["final_obs"][i]`` (where
-``info["_final_obs"][i]``) holds the observation that ended it.
+``info["_final_obs"][i]``) holds the observation that ended it. ``info["final_obs"]`` is a dense
+float array (Gymnasium's own vector envs use an object array with ``None`` elsewhere): read it
+through the mask.
 """
 
 from __future__ import annotations
@@ -76,7 +78,10 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         return self._env.params.to_list()
 
     def set_tasks(self, **task: Any) -> None:
-        """Change tasks (a value for all, or ``num_envs`` values); applies from the next reset."""
+        """Change the tasks (one value for all, or ``num_envs`` values) from the next step on.
+
+        ``reset(options={"task": {...}})`` changes them at an episode boundary instead.
+        """
         self._env.params = self.family.make_params(self.num_envs, device=self.device, **task)
 
     def reset(
@@ -125,7 +130,7 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 
     @staticmethod
     def _numpy(obs: torch.Tensor) -> np.ndarray:
-        return obs[:, 0].detach().cpu().numpy().astype(np.float32, copy=False)
+        return obs[:, 0].detach().cpu().numpy().astype(np.float32)  # a copy, never a view
 
 
 class Navigation2DVectorEnv(TaskVectorEnv):

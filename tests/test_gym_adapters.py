@@ -125,3 +125,23 @@ def test_make_vec_cartpole_truncates_at_limit_and_rejects_bad_num_envs():
     assert info["episode"]["l"].tolist() == [5, 5, 5]
     with pytest.raises(ValueError, match="num_envs=0 must be a positive integer"):
         gym.make_vec("metarl/CartPoleMass-v0", num_envs=0, vectorization_mode="vector_entry_point")
+
+
+def test_invalid_actions_are_refused():
+    env = gym.make("metarl/CartPoleMass-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action=5 is not in Discrete"):
+        env.unwrapped.step(5)
+    nav = gym.make("metarl/Navigation2D-v0")
+    nav.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action has shape \(3,\); expected \(2,\)"):
+        nav.unwrapped.step(np.zeros(3, dtype=np.float32))
+
+
+def test_vector_observations_are_copies():
+    env = gym.make_vec("metarl/Navigation2D-v0", num_envs=2,
+                       vectorization_mode="vector_entry_point")
+    obs, _ = env.reset(seed=0)
+    obs[:] = 100.0
+    obs, *_ = env.step(np.zeros((2, 2), dtype=np.float32))
+    np.testing.assert_allclose(obs, 0.0)

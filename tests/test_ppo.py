@@ -144,3 +144,11 @@ def test_ppo_learns_default_cartpole():
     result = ppo.adapt(stacked, tasks, 60, gen)
     late = result.returns[-10:].nanmean(dim=0)
     assert (late > 5 * random_return).all(), (late, random_return)
+
+
+def test_adapt_runs_in_the_tasks_dtype():
+    cfg = PPOConfig(num_envs=2, num_steps=100, num_epochs=1, num_minibatches=1)
+    family, _, ppo, stacked = _setup("box", 2, cfg)
+    tasks = family.tasks.sample(2, split="val", dtype=torch.float64)
+    result = ppo.adapt(stacked, tasks, 1, torch.Generator().manual_seed(0))
+    assert all(v.dtype == torch.float64 for v in result.params.values())

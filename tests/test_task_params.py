@@ -67,3 +67,19 @@ def test_index_cat_and_to_list_round_trip():
     assert torch.equal(again.goal, params.goal)
     rebuilt = family.make_params(goal=[t["goal"] for t in params.to_list()])
     torch.testing.assert_close(rebuilt.goal, params.goal)
+
+
+def test_num_tasks_is_validated_and_counts_must_agree():
+    family = CartPoleMass()
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match=re.escape(f"num_tasks={bad!r} must be a positive")):
+            family.make_params(bad)
+    with pytest.raises(ValueError, match="masspole has 3, length has 4"):
+        family.make_params(masspole=[0.1, 0.2, 0.3], length=[1.0, 1.0, 1.0, 1.0])
+
+
+def test_created_params_do_not_alias_the_callers_tensor():
+    masses = torch.tensor([0.1, 0.2], dtype=torch.float64)
+    params = CartPoleMass().make_params(dtype=torch.float64, masspole=masses)
+    masses[0] = -5.0
+    assert params.masspole.tolist() == [0.1, 0.2]
