@@ -7,7 +7,7 @@ reports the rollout's env steps per second against a bare loop that only runs th
 forward (and samples) on the same shapes: how close the rollout is to the floor the network sets.
 
 Usage: ``python experiments/bench_adapt.py [--tasks 20] [--iterations 3] [--device cpu]
-[--activation tanh|relu] [--skip-sb3]``
+[--epochs 10] [--minibatches 4] [--activation tanh|relu] [--skip-sb3]``
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv, Navigation2D
 from metarl.machine import describe_machine
 
-CONFIG = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
+DEFAULT = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
                    num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2,
                    max_grad_norm=0.5)
 
@@ -36,9 +36,9 @@ def sync(device: torch.device) -> None:
 
 
 def time_ours(family: Navigation2D, policy: ActorCritic, tasks, iterations: int,
-              device: torch.device) -> float:
+              device: torch.device, config: PPOConfig) -> float:
     theta = policy.init(torch.Generator().manual_seed(0), device=device)
-    ppo = PPO(family, policy, CONFIG)
+    ppo = PPO(family, policy, config)
     gen = torch.Generator(device=device).manual_seed(0)
     ppo.adapt(theta, tasks, 1, gen)  # warm-up
     sync(device)
@@ -48,20 +48,20 @@ def time_ours(family: Navigation2D, policy: ActorCritic, tasks, iterations: int,
     return time.perf_counter() - start
 
 
-def time_sb3(tasks, iterations: int, activation: str) -> float:
+def time_sb3(tasks, iterations: int, activation: str, config: PPOConfig) -> float:
     from stable_baselines3 import PPO as SB3PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    batch = CONFIG.num_envs * CONFIG.num_steps
+    batch = config.num_envs * config.num_steps
     start = time.perf_counter()
     for task in tasks.to_list():
-        env = make_vec_env("metarl/Navigation2D-v0", n_envs=CONFIG.num_envs, seed=0,
+        env = make_vec_env("metarl/Navigation2D-v0", n_envs=config.num_envs, seed=0,
                            env_kwargs={"goal": task["goal"]})
-        model = SB3PPO("MlpPolicy", env, n_steps=CONFIG.num_steps,
-                       batch_size=batch // CONFIG.num_minibatches, n_epochs=CONFIG.num_epochs,
-                       learning_rate=CONFIG.learning_rate, gamma=CONFIG.gamma,
-                       gae_lambda=CONFIG.gae_lambda, clip_range=CONFIG.clip_coef,
-                       max_grad_norm=CONFIG.max_grad_norm, device="cpu", seed=0,
+        model = SB3PPO("MlpPolicy", env, n_steps=config.num_steps,
+                       batch_size=batch // config.num_minibatches, n_epochs=config.num_epochs,
+                       learning_rate=config.learning_rate, gamma=config.gamma,
+                       gae_lambda=config.gae_lambda, clip_range=config.clip_coef,
+                       max_grad_norm=config.max_grad_norm, device="cpu", seed=0,
                        policy_kwargs={"activation_fn": {"tanh": torch.nn.Tanh,
                                                         "relu": torch.nn.ReLU}[activation]})
         model.learn(total_timesteps=iterations * batch)
@@ -69,26 +69,26 @@ def time_sb3(tasks, iterations: int, activation: str) -> float:
 
 
 def rollout_rates(family: Navigation2D, policy: ActorCritic, tasks, device: torch.device,
-                  repeats: int = 5) -> tuple[float, float]:
+                  config: PPOConfig, repeats: int = 5) -> tuple[float, float]:
     """Env steps per second of ``collect`` and of a bare policy-forward loop, same shapes."""
     params = param_tree.stack(policy.init(torch.Generator().manual_seed(0), device=device),
                               tasks.num_tasks)
     gen = torch.Generator(device=device).manual_seed(0)
-    env = AutoResetEnv(family, tasks, CONFIG.num_envs, gen)
-    steps = tasks.num_tasks * CONFIG.num_envs * CONFIG.num_steps
+    env = AutoResetEnv(family, tasks, config.num_envs, gen)
+    steps = tasks.num_tasks * config.num_envs * config.num_steps
     obs = env.reset()
-    collect(policy, params, env, obs, CONFIG.num_steps, gen)  # warm-up
+    collect(policy, params, env, obs, config.num_steps, gen)  # warm-up
     sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         obs = env.reset()
-        collect(policy, params, env, obs, CONFIG.num_steps, gen)
+        collect(policy, params, env, obs, config.num_steps, gen)
     sync(device)
     rollout = repeats * steps / (time.perf_counter() - start)
     obs = env.reset()
     start = time.perf_counter()
     with torch.no_grad():
-        for _ in range(repeats * CONFIG.num_steps):
+        for _ in range(repeats * config.num_steps):
             policy.sample(params, obs, gen)
     sync(device)
     bare = repeats * steps / (time.perf_counter() - start)
@@ -101,25 +101,28 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-sb3", action="store_true", help="only time ours")
+    parser.add_argument("--epochs", type=int, default=DEFAULT.num_epochs)
+    parser.add_argument("--minibatches", type=int, default=DEFAULT.num_minibatches)
     parser.add_argument("--activation", choices=["tanh", "relu"], default="tanh",
                         help="hidden activation of both contenders")
     args = parser.parse_args()
     device = torch.device(args.device)
+    config = DEFAULT.replace(num_epochs=args.epochs, num_minibatches=args.minibatches)
     family = Navigation2D()
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
                                     activation=args.activation)
     tasks = family.tasks.sample(args.tasks, split="test", device=device)
     print(f"machine: {describe_machine(device)}, device {device}")
     print(f"adapt {args.tasks} Navigation2D tasks x {args.iterations} PPO iterations of "
-          f"{CONFIG.num_envs} episodes x {CONFIG.num_steps} steps, {CONFIG.num_epochs} epochs x "
-          f"{CONFIG.num_minibatches} minibatches, 64-64 {args.activation} MLPs")
-    ours = time_ours(family, policy, tasks, args.iterations, device)
+          f"{config.num_envs} episodes x {config.num_steps} steps, {config.num_epochs} epochs x "
+          f"{config.num_minibatches} minibatches, 64-64 {args.activation} MLPs")
+    ours = time_ours(family, policy, tasks, args.iterations, device, config)
     print(f"  metarl batched PPO: {ours:8.2f} s")
     if not args.skip_sb3:
-        sb3 = time_sb3(tasks.to("cpu"), args.iterations, args.activation)
+        sb3 = time_sb3(tasks.to("cpu"), args.iterations, args.activation, config)
         print(f"  SB3 PPO, per task:  {sb3:8.2f} s")
         print(f"  speed-up: {sb3 / ours:.1f}x")
-    rollout, bare = rollout_rates(family, policy, tasks, device)
+    rollout, bare = rollout_rates(family, policy, tasks, device, config)
     print(f"rollout: {rollout / 1e6:.2f} M env steps/s; bare policy forward on the same shapes: "
           f"{bare / 1e6:.2f} M steps/s; rollout at {rollout / bare:.0%} of that floor")
 
