@@ -96,3 +96,31 @@ def test_bad_settings_name_the_field():
         ReptileOuter(theta, 0)
     with pytest.raises(ValueError, match=re.escape("reptile.optimizer='rmsprop' must be one of")):
         ReptileOuter(theta, 0.1, optimizer="rmsprop")
+
+
+def test_meta_train_runs_records_and_moves_only_chosen_groups():
+    from metarl.agents.ppo import PPO, PPOConfig
+    from metarl.envs import Navigation2D
+    from metarl.meta_train import MetaConfig, meta_train
+
+    family = Navigation2D()
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(8,))
+    ppo = PPO(family, policy, PPOConfig(num_envs=2, num_steps=100, num_epochs=1,
+                                        num_minibatches=1, learning_rate=1e-2))
+    theta = policy.init(torch.Generator().manual_seed(0))
+    config = MetaConfig(meta_iterations=3, meta_batch=2, inner_iterations=1, epsilon=0.5,
+                        groups=("body", "head"), val_tasks=2, val_every=2)
+    seen = []
+    result = meta_train(ppo, theta, config, seed=0, on_step=seen.append)
+    assert [r.iteration for r in result.history] == [1, 2, 3] and seen == result.history
+    assert [r.env_steps for r in result.history] == [400, 800, 1200]
+    assert [r.epsilon for r in result.history] == pytest.approx([0.5, 1 / 3, 1 / 6])
+    val = [r.val_return for r in result.history]
+    assert val[0] != val[0] and val[1] == val[1] and val[2] == val[2]  # NaN, then measured
+    assert not torch.equal(result.theta["actor.0.weight"], theta["actor.0.weight"])
+    assert not torch.equal(result.theta["actor.1.weight"], theta["actor.1.weight"])
+    assert torch.equal(result.theta["critic.0.weight"], theta["critic.0.weight"])
+    assert torch.equal(result.theta["log_std"], theta["log_std"])
+    again = meta_train(ppo, theta, config, seed=0)
+    for k in theta:
+        assert torch.equal(again.theta[k], result.theta[k])  # same seed, same theta
