@@ -20,7 +20,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import metarl.envs  # noqa: F401  (registers the metarl/ ids)
-from metarl.envs import AutoResetEnv, CartPoleMass, TaskParams
+from metarl.envs import CartPoleMass, TaskParams
+from metarl.episode_returns import first_episode_returns
 
 THRESHOLD = 475.0
 
@@ -39,22 +40,16 @@ def train_default_policy(steps: int, seed: int) -> PPO:
     return model
 
 
-@torch.no_grad()
 def greedy_returns(model: PPO, family: CartPoleMass, tasks: TaskParams, episodes: int,
                    seed: int) -> torch.Tensor:
     """Mean return of ``episodes`` greedy episodes per task (one full episode per env), ``[T]``."""
-    gen = torch.Generator().manual_seed(seed)
-    env = AutoResetEnv(family, tasks, episodes, gen)
-    obs = env.reset()
-    ret = torch.zeros(tasks.num_tasks, episodes)
-    alive = torch.ones(tasks.num_tasks, episodes, dtype=torch.bool)
-    for _ in range(family.max_episode_steps):
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
         action, _ = model.policy.predict(obs.reshape(-1, 4).numpy(), deterministic=True)
-        tr = env.step(torch.as_tensor(action).reshape(tasks.num_tasks, episodes))
-        obs = tr.obs
-        ret += tr.reward * alive
-        alive &= ~(tr.terminated | tr.truncated)
-    return ret.mean(dim=1)
+        return torch.as_tensor(action).reshape(obs.shape[:2])
+
+    return first_episode_returns(family, tasks, episodes, act,
+                                 torch.Generator().manual_seed(seed)).mean(dim=1)
 
 
 def main() -> None:

@@ -20,28 +20,14 @@ import torch
 from metarl.agents import param_tree
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
-from metarl.envs import AutoResetEnv, Navigation2D
+from metarl.envs import Navigation2D
+from metarl.episode_returns import first_episode_returns
 from metarl.stats import mean_ci95
 
 CONFIG = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
                    num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2,
                    max_grad_norm=0.5)
 ORACLE = -2.29
-
-
-@torch.no_grad()
-def greedy_return(family: Navigation2D, policy: ActorCritic, params, tasks) -> torch.Tensor:
-    """Return of one episode per task with the mean action (the env is deterministic)."""
-    env = AutoResetEnv(family, tasks, 1)
-    obs = env.reset()
-    total = torch.zeros(tasks.num_tasks)
-    alive = torch.ones(tasks.num_tasks, dtype=torch.bool)
-    for _ in range(family.max_episode_steps):
-        tr = env.step(policy.mode(params, obs))
-        total += tr.reward[:, 0] * alive
-        alive &= ~(tr.terminated | tr.truncated)[:, 0]
-        obs = tr.obs
-    return total
 
 
 def main() -> None:
@@ -70,7 +56,9 @@ def main() -> None:
             print(f"  after {k:>3} updates ({k * steps:>7,} steps): mean return over goals "
                   f"{mean:7.2f} +- {ci:.2f}")
     final, ci = mean_ci95(result.returns[-1].tolist())
-    greedy, gci = mean_ci95(greedy_return(family, policy, result.params, tasks).tolist())
+    greedy_returns = first_episode_returns(family, tasks, 1,
+                                           lambda obs: policy.mode(result.params, obs))
+    greedy, gci = mean_ci95(greedy_returns[:, 0].tolist())  # deterministic env: one episode
     print(f"final stochastic policy: {final:.2f} +- {ci:.2f}; greedy (mean action): "
           f"{greedy:.2f} +- {gci:.2f}; MAML's oracle: {ORACLE}")
 
