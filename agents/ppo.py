@@ -171,7 +171,6 @@ class PPO:
         if not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f"iterations={iterations!r} must be a non-negative integer")
         num_tasks = tasks.num_tasks
-        first = next(iter(init.values()))
         stacked = init if _is_stacked(init, self.policy, num_tasks) else stack(init, num_tasks)
         params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype).clone().requires_grad_()
                   for k, v in stacked.items()}
@@ -194,7 +193,7 @@ class PPO:
             batch = self.make_batch(params, rollout)
             for name, value in self.update(params, optimizer, batch, generator, clip).items():
                 stats[name].append(value)
-        empty = torch.empty(0, num_tasks, device=first.device)
+        empty = torch.empty(0, num_tasks, device=tasks.device)
         return AdaptResult(
             params={k: v.detach() for k, v in params.items()},
             returns=torch.stack(returns) if returns else empty,
