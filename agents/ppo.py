@@ -117,6 +117,17 @@ class Batch(NamedTuple):
     values: torch.Tensor
 
 
+class LossParts(NamedTuple):
+    """PPO's loss on one minibatch and its parts, per task (every field ``[T]``)."""
+
+    loss: torch.Tensor
+    pg_loss: torch.Tensor
+    v_loss: torch.Tensor
+    entropy: torch.Tensor
+    approx_kl: torch.Tensor
+    clip_frac: torch.Tensor
+
+
 class AdaptResult(NamedTuple):
     """What :meth:`PPO.adapt` returns.
 
@@ -245,49 +256,62 @@ class PPO:
             perm = torch.randperm(n, generator=generator, device=device)
             for mb_inds in torch.tensor_split(perm, cfg.num_minibatches):
                 mb = Batch(*(x[:, mb_inds] for x in batch))
-                new_log_prob, entropy, new_value = self.policy.evaluate(params, mb.obs,
-                                                                        mb.actions)
-                log_ratio = new_log_prob - mb.log_probs
-                ratio = log_ratio.exp()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean(dim=1)
-                    clip_frac = ((ratio - 1.0).abs() > clip).float().mean(dim=1)
-                    if cfg.target_kl is not None:
-                        active &= approx_kl <= 1.5 * cfg.target_kl
-
-                mb_advantages = mb.advantages
-                if cfg.norm_adv and mb_advantages.shape[1] > 1:
-                    mb_advantages = (mb_advantages - mb_advantages.mean(dim=1, keepdim=True)) / (
-                        mb_advantages.std(dim=1, keepdim=True) + 1e-8
-                    )
-                pg_loss1 = -mb_advantages * ratio
-                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - clip, 1 + clip)
-                pg_loss = torch.max(pg_loss1, pg_loss2).mean(dim=1)
-
-                if cfg.clip_vloss:  # around the old values, by the unannealed clip_coef
-                    v_loss_unclipped = (new_value - mb.returns).square()
-                    v_clipped = mb.values + torch.clamp(new_value - mb.values, -cfg.clip_coef,
-                                                        cfg.clip_coef)
-                    v_loss_clipped = (v_clipped - mb.returns).square()
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean(dim=1)
-                else:
-                    v_loss = 0.5 * (new_value - mb.returns).square().mean(dim=1)
-                entropy_loss = entropy.mean(dim=1)
-                loss = pg_loss - cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
-
-                grads = torch.autograd.grad(loss.sum(), leaves)
+                parts = self.loss(params, mb, clip)
+                if cfg.target_kl is not None:  # approx_kl carries no graph
+                    active &= parts.approx_kl <= 1.5 * cfg.target_kl
+                grads = torch.autograd.grad(parts.loss.sum(), leaves)
                 grad_norm = optimizer.step(
                     dict(zip(params, grads, strict=True)), cfg.max_grad_norm,
                     active if cfg.target_kl is not None else None,
                 )
                 took = active.to(sums["updates"].dtype)
-                for name, value in (("pg_loss", pg_loss), ("v_loss", v_loss),
-                                    ("entropy", entropy_loss), ("approx_kl", approx_kl),
-                                    ("clip_frac", clip_frac), ("grad_norm", grad_norm)):
+                for name, value in (*zip(LossParts._fields[1:], parts[1:], strict=True),
+                                    ("grad_norm", grad_norm)):
                     sums[name] += value.detach() * took
                 sums["updates"] += took
         count = sums["updates"].clamp(min=1)
         return {n: (v if n == "updates" else v / count) for n, v in sums.items()}
+
+    def loss(self, params: Params, mb: Batch, clip_coef: float | None = None) -> LossParts:
+        """PPO's loss per task on one minibatch, with its parts (all ``[T]``).
+
+        Clipped surrogate on (optionally per-task normalised) advantages, value loss (optionally
+        clipped around the old values by the unannealed ``clip_coef``) and entropy bonus:
+        ``loss = pg_loss - ent_coef * entropy + vf_coef * v_loss``.
+
+        :param params: stacked parameters.
+        :param mb: the minibatch, ``[T, M, ...]``.
+        :param clip_coef: ratio clipping range (default: the config's).
+        """
+        cfg = self.config
+        clip = cfg.clip_coef if clip_coef is None else clip_coef
+        new_log_prob, entropy, new_value = self.policy.evaluate(params, mb.obs, mb.actions)
+        log_ratio = new_log_prob - mb.log_probs
+        ratio = log_ratio.exp()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean(dim=1)
+            clip_frac = ((ratio - 1.0).abs() > clip).float().mean(dim=1)
+
+        mb_advantages = mb.advantages
+        if cfg.norm_adv and mb_advantages.shape[1] > 1:
+            mb_advantages = (mb_advantages - mb_advantages.mean(dim=1, keepdim=True)) / (
+                mb_advantages.std(dim=1, keepdim=True) + 1e-8
+            )
+        pg_loss1 = -mb_advantages * ratio
+        pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - clip, 1 + clip)
+        pg_loss = torch.max(pg_loss1, pg_loss2).mean(dim=1)
+
+        if cfg.clip_vloss:
+            v_loss_unclipped = (new_value - mb.returns).square()
+            v_clipped = mb.values + torch.clamp(new_value - mb.values, -cfg.clip_coef,
+                                                cfg.clip_coef)
+            v_loss_clipped = (v_clipped - mb.returns).square()
+            v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean(dim=1)
+        else:
+            v_loss = 0.5 * (new_value - mb.returns).square().mean(dim=1)
+        entropy_loss = entropy.mean(dim=1)
+        loss = pg_loss - cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
+        return LossParts(loss, pg_loss, v_loss, entropy_loss, approx_kl, clip_frac)
 
 
 def _is_stacked(params: Params, policy: ActorCritic, num_tasks: int) -> bool:
