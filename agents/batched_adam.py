@@ -76,3 +76,25 @@ class BatchedAdam:
             self.exp_avg_sq[k].copy_(v)
             p.copy_(new_p)
         return norms
+
+    def state_dict(self) -> dict[str, object]:
+        """The moments, step counts and settings (tensors cloned), for checkpoints."""
+        return {
+            "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+            "steps": self.steps.clone(),
+            "exp_avg": {k: v.clone() for k, v in self.exp_avg.items()},
+            "exp_avg_sq": {k: v.clone() for k, v in self.exp_avg_sq.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Restore what :meth:`state_dict` saved (into the existing tensors)."""
+        self.lr = float(state["lr"])  # type: ignore[arg-type]
+        beta1, beta2 = state["betas"]  # type: ignore[misc]
+        self.betas = (float(beta1), float(beta2))
+        self.eps = float(state["eps"])  # type: ignore[arg-type]
+        self.steps.copy_(state["steps"])  # type: ignore[arg-type]
+        for name in ("exp_avg", "exp_avg_sq"):
+            saved = state[name]
+            assert isinstance(saved, dict)
+            for k, v in getattr(self, name).items():
+                v.copy_(saved[k])

@@ -40,7 +40,7 @@ def names_in_groups(theta: Params, groups: Iterable[str], num_hidden: int) -> li
     groups = list(groups)
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
-        raise ValueError(f"reptile.groups has {unknown[0]!r}; expected some of {', '.join(GROUPS)}")
+        raise ValueError(f"groups has {unknown[0]!r}; expected some of {', '.join(GROUPS)}")
     return [k for k in theta if group_of(k, num_hidden) in groups]
 
 
@@ -77,12 +77,12 @@ class ReptileOuter:
                  optimizer: str = "none", momentum: float = 0.0,
                  names: Iterable[str] | None = None) -> None:
         if not epsilon > 0:
-            raise ValueError(f"reptile.epsilon={epsilon!r} must be > 0")
+            raise ValueError(f"epsilon={epsilon!r} must be > 0")
         if anneal_iterations is not None and anneal_iterations <= 0:
-            raise ValueError(f"reptile.anneal_iterations={anneal_iterations!r} must be > 0")
+            raise ValueError(f"anneal_iterations={anneal_iterations!r} must be > 0")
         if optimizer not in OUTER_OPTIMIZERS:
             raise ValueError(
-                f"reptile.optimizer={optimizer!r} must be one of {', '.join(OUTER_OPTIMIZERS)}"
+                f"optimizer={optimizer!r} must be one of {', '.join(OUTER_OPTIMIZERS)}"
             )
         self.theta = {k: v.detach().clone() for k, v in theta.items()}
         self.epsilon = epsilon
@@ -102,19 +102,29 @@ class ReptileOuter:
             return self.epsilon
         return self.epsilon * max(0.0, 1.0 - self.iteration / self.anneal_iterations)
 
-    @torch.no_grad()
     def step(self, adapted: Params) -> Params:
-        """Apply one outer step toward the adapted parameters ``{name: [T, *shape]}``."""
-        delta = reptile_delta(self.theta, adapted, self.names)
+        """Apply one Reptile step toward the adapted parameters ``{name: [T, *shape]}``."""
+        return self.apply(reptile_delta(self.theta, adapted, self.names))
+
+    @torch.no_grad()
+    def apply(self, direction: Params) -> Params:
+        """Move theta along ``direction`` (an ascent direction, e.g. ``mean_i(phi_i - theta)``).
+
+        Without an outer optimizer theta moves by ``eps * direction``; with one, ``-direction`` is
+        its gradient and ``eps`` its learning rate. Parameters outside the meta-learned names do
+        not move. First-order MAML uses this with minus its mean post-adaptation gradient.
+        """
         eps = self.current_epsilon()
+        chosen = set(self.theta) if self.names is None else set(self.names)
         if self._optimizer is None:
             for k, v in self.theta.items():
-                v.add_(delta[k], alpha=eps)
+                if k in chosen:
+                    v.add_(direction[k], alpha=eps)
         else:
             for group in self._optimizer.param_groups:
                 group["lr"] = eps
             for k, v in self.theta.items():
-                v.grad = -delta[k]
+                v.grad = -direction[k] if k in chosen else torch.zeros_like(v)
             self._optimizer.step()
             self._optimizer.zero_grad(set_to_none=True)
         self.iteration += 1

@@ -86,15 +86,15 @@ def test_parameter_groups_of_the_actor_critic():
     assert groups["actor.2.weight"] == "head" and groups["log_std"] == "log_std"
     assert groups["critic.0.weight"] == "value" and groups["critic.2.bias"] == "value"
     assert names_in_groups(theta, ["log_std"], 2) == ["log_std"]
-    with pytest.raises(ValueError, match=re.escape("reptile.groups has 'torso'")):
+    with pytest.raises(ValueError, match=re.escape("groups has 'torso'")):
         names_in_groups(theta, ["torso"], 2)
 
 
 def test_bad_settings_name_the_field():
     theta, _ = _toy()
-    with pytest.raises(ValueError, match=re.escape("reptile.epsilon=0 must be > 0")):
+    with pytest.raises(ValueError, match=re.escape("epsilon=0 must be > 0")):
         ReptileOuter(theta, 0)
-    with pytest.raises(ValueError, match=re.escape("reptile.optimizer='rmsprop' must be one of")):
+    with pytest.raises(ValueError, match=re.escape("optimizer='rmsprop' must be one of")):
         ReptileOuter(theta, 0.1, optimizer="rmsprop")
 
 

@@ -1,0 +1,49 @@
+"""The objects an experiment config describes: the family, the policy, the inner learner."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.param_tree import Params
+from metarl.agents.ppo import PPO
+from metarl.config import ExperimentConfig
+from metarl.envs import EnvFamily, make_family
+
+
+class Components(NamedTuple):
+    """The family, the actor-critic and the PPO inner learner of a config."""
+
+    family: EnvFamily[Any]
+    policy: ActorCritic
+    ppo: PPO
+
+
+def build_components(config: ExperimentConfig) -> Components:
+    """Instantiate the family, the policy and the inner learner a config describes."""
+    env = config.env
+    family = make_family(env.family, max_episode_steps=env.max_episode_steps or -1,
+                         split_seed=env.split_seed, ranges=dict(env.ranges) or None)
+    pol = config.policy
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
+                                    hidden=tuple(pol.hidden), activation=pol.activation,
+                                    init_log_std=pol.init_log_std)
+    return Components(family, policy, PPO(family, policy, config.ppo))
+
+
+def initial_theta(policy: ActorCritic, seed: int, device: torch.device) -> Params:
+    """The random initialisation every trained method starts from (and scratch's, per seed)."""
+    return policy.init(torch.Generator().manual_seed(seed), device=device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``torch.device(name)``, or a one-line error when it does not exist on this machine."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"run.device={name!r} is not a torch device: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"run.device={name!r} but torch sees no CUDA device on this machine")
+    return device

@@ -1,0 +1,297 @@
+"""Experiment configuration: TOML files loaded into typed, validated dataclasses.
+
+A config has one table per section (``[run]``, ``[env]``, ``[policy]``, ``[ppo]``, ``[meta]``,
+``[fomaml]``, ``[eval]``); every key is optional and defaults to the dataclass's value.
+``--set section.key=value`` overrides a key (the value is read as TOML, or as a bare string).
+Optional numbers that can be switched off (``ppo.max_grad_norm``, ``ppo.target_kl``) take the
+string ``"none"``. An unknown key, a wrong type or an out-of-range value raises
+:class:`ConfigError` with one line naming the key and the value, before any work starts.
+
+:func:`dump_config` writes the fully resolved config back as TOML; loading that file gives the same
+config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from metarl.agents.actor_critic import ACTIVATIONS
+from metarl.agents.ppo import PPOConfig
+from metarl.envs import FAMILIES
+from metarl.fomaml import FomamlConfig
+from metarl.meta_train import MetaConfig
+
+METHODS = ("reptile", "scratch", "pretrain", "fomaml")
+
+
+class ConfigError(ValueError):
+    """A config key with a bad name, type or value (the message is one line naming it)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Run settings.
+
+    :param seed: seeds the initial theta, task sampling, actions and start states.
+    :param device: torch device (``cpu``, ``cuda``, ``cuda:1``).
+    :param checkpoint_every: write a checkpoint every this many meta-iterations (and at the end).
+    """
+
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every <= 0:
+            raise ValueError(f"run.checkpoint_every={self.checkpoint_every!r} must be > 0")
+        if self.seed < 0:
+            raise ValueError(f"run.seed={self.seed!r} must be >= 0")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The environment family and its task distribution.
+
+    :param family: a registered family (``metarl envs`` lists them).
+    :param max_episode_steps: episode step limit (0: the family's default).
+    :param split_seed: seed of the fixed validation and test task splits.
+    :param ranges: sampling range overrides, ``{parameter: [low, high]}``.
+    """
+
+    family: str = "Navigation2D"
+    max_episode_steps: int = 0
+    split_seed: int = 0
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"env.family={self.family!r} must be one of {', '.join(FAMILIES)}")
+        if self.max_episode_steps < 0:
+            raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be >= 0 "
+                             "(0: the family's default)")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """The actor-critic MLP.
+
+    :param hidden: hidden layer sizes (actor and critic alike).
+    :param activation: ``tanh`` or ``relu``.
+    :param init_log_std: initial log-std of a Gaussian action head.
+    """
+
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    init_log_std: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"policy.hidden={list(self.hidden)!r} must be a non-empty list of "
+                             "positive sizes")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"policy.activation={self.activation!r} must be one of "
+                             f"{', '.join(ACTIVATIONS)}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation of fast adaptation on held-out tasks.
+
+    :param methods: initialisations compared (``reptile``, ``scratch``, ``pretrain``,
+        ``fomaml``); the trained ones are trained by ``metarl train``.
+    :param test_tasks: held-out tasks (the family's fixed ``test`` split).
+    :param updates: inner PPO updates ``K``; returns are recorded after k = 0..K.
+    :param episodes: environments per task in every evaluation rollout (with episodes of the
+        rollout's length, the episodes per update).
+    :param seeds: evaluation seeds (rollouts, and scratch's random initialisation).
+    :param oracle_iterations: PPO iterations of the oracle, trained on each test task from
+        scratch (0: no oracle).
+    """
+
+    methods: tuple[str, ...] = METHODS
+    test_tasks: int = 40
+    updates: int = 3
+    episodes: int = 40
+    seeds: tuple[int, ...] = (0, 1, 2)
+    oracle_iterations: int = 100
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods or len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"eval.methods={list(self.methods)!r} must be distinct names "
+                             f"among {', '.join(METHODS)}")
+        for name in ("test_tasks", "episodes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")
+        for name in ("updates", "oracle_iterations"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"eval.{name}={getattr(self, name)!r} must be >= 0")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"eval.seeds={list(self.seeds)!r} must be a non-empty list of "
+                             "distinct integers")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: what ``metarl train`` reads and saves as ``config.toml``."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+    fomaml: FomamlConfig = field(default_factory=FomamlConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (tuples as lists, ``None`` as ``"none"``), as written to TOML."""
+        return {f.name: _plain(dataclasses.asdict(getattr(self, f.name)))
+                for f in dataclasses.fields(self)}
+
+
+# ---------------------------------------------------------------------------------- loading
+def load_config(path: Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a TOML config and apply ``section.key=value`` overrides; validate everything."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    for item in overrides or []:
+        apply_override(data, item)
+    return config_from_dict(data)
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Set ``section.key=value`` in ``data`` (value read as TOML, else as a bare string)."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or "." not in key:
+        raise ConfigError(f"--set {item!r} must look like section.key=value")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    *path, last = key.split(".")
+    node = data
+    for part in path:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {item!r}: {part} is not a section")
+    node[last] = value
+
+
+def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    """Build and validate an :class:`ExperimentConfig` from nested plain data."""
+    return _build(ExperimentConfig, data, "")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} = {data!r} must be a table")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            raise ConfigError(f"unknown key {prefix}{key}{hint}; {where} has "
+                              f"{', '.join(names)}")
+    kwargs = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise ConfigError(str(err)) from None
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """``value`` as type ``hint``, or a one-line :class:`ConfigError` naming ``key``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{key}.")
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if isinstance(value, str) and value.lower() == "none":
+            return None
+        return _coerce(inner[0], value, key)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} = {value!r} must be true or false")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} = {value!r} must be an integer")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise ConfigError(f"{key} = {value!r} must be a finite number")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key} = {value!r} must be a string")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} = {value!r} must be a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{key} = {value!r} must be a list of {len(args)} values")
+        return tuple(_coerce(a, v, key) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} = {value!r} must be a table")
+        return {k: _coerce(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    raise TypeError(f"config field {key} has unsupported type {hint}")  # a bug, not user input
+
+
+# ---------------------------------------------------------------------------------- writing
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return "none" if value is None else value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The fully resolved config as TOML text (every key, defaults included)."""
+    lines = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def config_differences(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
+    """``section.key`` of every setting that differs between two configs."""
+    da, db = a.to_dict(), b.to_dict()
+    return [f"{s}.{k}" for s in da for k in da[s] if da[s][k] != db[s][k]]

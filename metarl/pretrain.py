@@ -1,0 +1,121 @@
+"""Multi-task pretraining: one policy trained by PPO on a mixture of training tasks.
+
+The baseline that meta-learning must beat: no adaptation during training, just one policy that
+does as well as it can on average over the task distribution. Every PPO iteration samples
+``meta_batch`` fresh training tasks, collects the same rollout per task as the inner learner, and
+updates the single policy on all of it, with minibatches of the inner learner's size (so the same
+number of gradient steps per sample). One "iteration" of this trainer is ``inner_iterations``
+such PPO iterations: the env steps of one Reptile meta-iteration, so that the two trainers are
+compared at equal samples, step for step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from metarl.agents.batched_adam import BatchedAdam
+from metarl.agents.param_tree import Params, stack
+from metarl.agents.ppo import PPO, AdaptResult, Batch
+from metarl.agents.rollout import collect
+from metarl.envs import AutoResetEnv
+from metarl.meta_train import (
+    MetaConfig,
+    MetaRecord,
+    check_finite,
+    make_record,
+    validation_return,
+)
+
+
+class Pretrainer:
+    """PPO on a mixture of training tasks, resumable one (meta-iteration sized) step at a time.
+
+    :param ppo: the inner learner whose rollout size and PPO settings are used.
+    :param theta: the initial parameters (copied).
+    :param config: the meta-training settings whose budget and validation are matched.
+    :param seed: seeds task sampling, actions and start states.
+    """
+
+    def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0) -> None:
+        self.ppo, self.config, self.seed = ppo, config, seed
+        self.device = next(iter(theta.values())).device
+        self.task_gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.params = {k: v.detach().clone().unsqueeze(0).requires_grad_()
+                       for k, v in theta.items()}
+        cfg = ppo.config
+        self.optimizer = BatchedAdam(self.params, cfg.learning_rate, eps=cfg.adam_eps)
+        n = config.meta_batch  # the mixture's batch: n tasks' rollouts as one task's
+        self.mixture = PPO(ppo.family, ppo.policy, cfg.replace(
+            num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n))
+        self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
+                                                 device=self.device)
+        self.iteration = 0
+        self.env_steps = 0
+
+    @property
+    def theta(self) -> Params:
+        """The current parameters (no task dimension)."""
+        return {k: v.detach()[0] for k, v in self.params.items()}
+
+    @property
+    def done(self) -> bool:
+        """Whether the budget of ``meta_iterations`` steps is spent."""
+        return self.iteration >= self.config.meta_iterations
+
+    def _ppo_iteration(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg, n = self.ppo.config, self.config.meta_batch
+        tasks = self.ppo.family.tasks.sample(n, self.task_gen, device=self.device)
+        env = AutoResetEnv(self.ppo.family, tasks, cfg.num_envs, self.gen)
+        shared = stack(self.theta, n)
+        rollout, _ = collect(self.ppo.policy, shared, env, env.reset(), cfg.num_steps, self.gen)
+        batch = self.ppo.make_batch(shared, rollout)  # per task: values, GAE
+        merged = Batch(*(x.reshape(1, -1, *x.shape[2:]) for x in batch))  # one task of n * N
+        stats = self.mixture.update(self.params, self.optimizer, merged, self.gen)
+        self.env_steps += n * cfg.num_envs * cfg.num_steps
+        return rollout.mean_return, stats
+
+    def step(self) -> MetaRecord:
+        """``inner_iterations`` PPO iterations on fresh task mixtures; raises on NaN or Inf."""
+        it = self.iteration + 1
+        before = {k: v.clone() for k, v in self.theta.items()}
+        returns, stats = [], []
+        for _ in range(self.config.inner_iterations):
+            mean_return, iteration_stats = self._ppo_iteration()
+            returns.append(mean_return)
+            stats.append(iteration_stats)
+        check_finite(self.params, f"pretraining iteration {it}")
+        self.iteration = it
+        val = math.nan
+        if it % self.config.val_every == 0 or it == self.config.meta_iterations:
+            val = validation_return(self.ppo, self.theta, self.val_tasks,
+                                    self.config.val_updates, self.seed + 2)
+        result = AdaptResult(self.params, torch.stack(returns), torch.empty(0), 0,
+                             {k: torch.stack([s[k] for s in stats]) for k in stats[0]})
+        return make_record(it, self.env_steps, self.optimizer.lr, result, returns[-1], val,
+                           self.theta, before)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly."""
+        return {
+            "theta": {k: v.clone() for k, v in self.theta.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "task_gen": self.task_gen.get_state(),
+            "gen": self.gen.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved."""
+        with torch.no_grad():
+            for k, v in self.params.items():
+                v[0].copy_(state["theta"][k])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        self.env_steps = int(state["env_steps"])
+        self.task_gen.set_state(state["task_gen"])
+        self.gen.set_state(state["gen"])

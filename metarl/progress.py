@@ -1,0 +1,68 @@
+"""A dependency-free progress bar for meta-training.
+
+On a terminal it redraws one line; elsewhere (CI logs, files) it prints a line about every tenth of
+the run, so logs stay short.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Iteration, env steps, latest returns, speed and time left of one training phase.
+
+    :param label: what is being trained (``reptile``, ``pretrain`` ...).
+    :param total: iterations of the phase.
+    :param start: iterations already done (a resumed run).
+    :param stream: where to draw (default stderr).
+    """
+
+    def __init__(self, label: str, total: int, start: int = 0,
+                 stream: TextIO | None = None) -> None:
+        self.label, self.total, self.start = label, total, start
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.began = time.perf_counter()
+        self.val = math.nan
+        self.every = max(1, (total - start) // 10)
+
+    def update(self, iteration: int, env_steps: int, train_return: float,
+               val_return: float) -> None:
+        """Show the state after ``iteration`` iterations."""
+        if not math.isnan(val_return):
+            self.val = val_return
+        done = iteration - self.start
+        elapsed = time.perf_counter() - self.began
+        rate = elapsed / done if done else math.nan
+        left = rate * (self.total - iteration)
+        width = 20
+        filled = int(width * iteration / self.total)
+        bar = "#" * filled + "." * (width - filled)
+        line = (f"{self.label:<9} {iteration:>5}/{self.total} [{bar}]"
+                f" {env_steps / 1e6:7.2f}M steps  train {train_return:7.2f}  val {self.val:7.2f}"
+                f"  {rate:5.2f} s/it  {_clock(elapsed)} elapsed, {_clock(left)} left")
+        if self.tty:
+            self.stream.write("\r" + line)
+            if iteration == self.total:
+                self.stream.write("\n")
+        elif done % self.every == 0 or iteration == self.total:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the line on a terminal (after an interrupted phase)."""
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "--:--"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
