@@ -1,8 +1,9 @@
 """The ``metarl`` command line.
 
 ``metarl envs`` lists the environment families, their task parameters and splits.
-``metarl demo`` runs a random policy on the held-out tasks of every family and writes a plot; it is
-the smoke test of an installation until meta-training lands.
+``metarl train CONFIG`` meta-trains, trains the baselines, evaluates them on held-out tasks and
+plots the adaptation curves; ``metarl evaluate RUN_DIR`` and ``metarl plot RUN_DIR`` redo the last
+two steps. ``metarl demo`` runs a random policy on every family's held-out tasks (the floor).
 """
 
 from __future__ import annotations
@@ -56,6 +57,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Meta-train from a TOML config, then evaluate and plot."""
+    from metarl.config import load_config
+    from metarl.train import train_run
+
+    overrides = list(args.set or [])
+    if args.device is not None:
+        overrides.append(f"run.device={args.device}")
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    config = load_config(Path(args.config), overrides)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    run = train_run(config, out, resume=args.resume, force=args.force,
+                    evaluate=not args.no_eval)
+    print(f"run directory: {run.path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a run's methods on its held-out tasks, with optional changed settings."""
+    import dataclasses
+
+    from metarl.components import resolve_device
+    from metarl.config import ConfigError, EvalConfig
+    from metarl.evaluate import evaluate_run
+    from metarl.plots import plot_run
+    from metarl.run_dir import RunDir
+
+    run = RunDir(Path(args.run_dir))
+    settings = run.load_config().eval
+    changes = {"methods": tuple(args.methods) if args.methods else None,
+               "episodes": args.episodes, "updates": args.k,
+               "seeds": tuple(args.seeds) if args.seeds else None,
+               "test_tasks": args.tasks, "oracle_iterations": args.oracle_iterations}
+    try:
+        settings = dataclasses.replace(
+            settings, **{k: v for k, v in changes.items() if v is not None})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    assert isinstance(settings, EvalConfig)
+    device = resolve_device(args.device) if args.device else None
+    evaluate_run(run, settings, device=device, force=args.force)
+    plot_run(run)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Redraw a run's plots from its CSV files."""
+    from metarl.plots import plot_run
+    from metarl.run_dir import RunDir
+
+    if not plot_run(RunDir(Path(args.run_dir))):
+        raise ValueError(f"{args.run_dir} has neither metrics.csv nor eval/summary.csv to plot")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``metarl`` command."""
     parser = argparse.ArgumentParser(
@@ -64,6 +121,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("envs", help="list environment families, task parameters and splits")
     p.set_defaults(func=cmd_envs)
+    p = sub.add_parser("train", help="meta-train from a TOML config, evaluate and plot")
+    p.add_argument("config", help="TOML file, e.g. experiments/navigation2d.toml")
+    p.add_argument("--out", help="run directory (default runs/<config name>)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set meta.meta_iterations=50 (repeatable)")
+    p.add_argument("--device", help="torch device, overrides run.device (cpu, cuda)")
+    p.add_argument("--seed", type=int, help="overrides run.seed")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest checkpoints")
+    p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    p.add_argument("--no-eval", action="store_true", help="train only; evaluate later")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="evaluate a run's methods on held-out tasks")
+    p.add_argument("run_dir")
+    p.add_argument("--methods", nargs="+", help="methods to evaluate (default: the config's)")
+    p.add_argument("--episodes", type=int, help="episodes (envs per task) per update")
+    p.add_argument("--k", type=int, help="inner updates K (returns after k = 0..K)")
+    p.add_argument("--seeds", type=int, nargs="+", help="evaluation seeds")
+    p.add_argument("--tasks", type=int, help="number of held-out tasks")
+    p.add_argument("--oracle-iterations", type=int, help="oracle PPO iterations (0: none)")
+    p.add_argument("--device", help="torch device (default: the run's)")
+    p.add_argument("--force", action="store_true", help="replace existing results in eval/")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("plot", help="redraw a run's plots from its CSV files")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_plot)
     p = sub.add_parser("demo", help="random policy on every family's held-out tasks, with a plot")
     p.add_argument("--out", default="runs/demo", help="directory for the plot (default runs/demo)")
     p.add_argument("--seed", type=int, default=0)
@@ -77,11 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``metarl`` console script."""
     args = build_parser().parse_args(argv)
+    from metarl.train import Interrupted, TrainingDiverged
+
     try:
         return int(args.func(args))
     except (ValueError, FileExistsError) as err:
         print(f"metarl: error: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"metarl: error: {err}", file=sys.stderr)
+        return 1
+    except Interrupted as err:
+        print(f"metarl: {err}; continue with --resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

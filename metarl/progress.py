@@ -43,7 +43,7 @@ class Progress:
         filled = int(width * iteration / self.total)
         bar = "#" * filled + "." * (width - filled)
         line = (f"{self.label:<9} {iteration:>5}/{self.total} [{bar}]"
-                f" {env_steps / 1e6:7.2f}M steps  train {train_return:7.2f}  val {self.val:7.2f}"
+                f" {_count(env_steps):>6} steps  train {train_return:7.2f}  val {self.val:7.2f}"
                 f"  {rate:5.2f} s/it  {_clock(elapsed)} elapsed, {_clock(left)} left")
         if self.tty:
             self.stream.write("\r" + line)
@@ -58,6 +58,14 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _count(n: int) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.2f}G"
+    if n >= 1e6:
+        return f"{n / 1e6:.2f}M"
+    return f"{n / 1e3:.0f}k" if n >= 1e3 else str(n)
 
 
 def _clock(seconds: float) -> str:

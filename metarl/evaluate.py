@@ -1,0 +1,152 @@
+"""Fast adaptation on held-out tasks: every method, the same tasks, episodes and inner settings.
+
+For each evaluation seed, each method's initialisation is adapted to every test task for k = 0..K
+PPO updates, all tasks at once; the return recorded at k is the mean return of the episodes the
+policy collected after k updates. Methods are evaluated with the same random generator seed
+(common random numbers), so their differences are not sampling noise of the evaluation. The
+oracle is PPO from scratch trained ``oracle_iterations`` iterations on each test task.
+
+Outputs in ``RUN/eval/``: ``curves.csv`` (``method,seed,task,k,return,env_steps``),
+``oracle.csv`` (``seed,task,iterations,return,env_steps``), ``summary.csv`` and ``summary.md``
+(mean and 95% confidence interval over tasks of the per-task mean over seeds), ``eval.toml`` (the
+evaluation settings used).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from metarl.components import build_components, initial_theta, resolve_device
+from metarl.config import EvalConfig, toml_value
+from metarl.run_dir import RunDir
+from metarl.stats import mean_ci95
+from metarl.train import final_theta
+
+CURVE_COLUMNS = ("method", "seed", "task", "k", "return", "env_steps")
+
+
+def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None = None,
+                 force: bool = True, quiet: bool = False) -> list[dict[str, float | str | int]]:
+    """Evaluate a run's methods on its test tasks; writes ``eval/`` and returns the summary rows.
+
+    :param run: the run directory (its config gives the family, policy and inner settings).
+    :param settings: methods, test tasks, K, episodes per update, seeds, oracle iterations.
+    :param device: where to adapt (default: the run's device).
+    :param force: replace existing results in ``eval/``.
+    :param quiet: print nothing.
+    """
+    config = run.load_config()
+    device = device or resolve_device(config.run.device)
+    if (run.eval / "curves.csv").exists() and not force:
+        raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
+    family, policy, ppo = build_components(config)
+    ppo_eval = type(ppo)(family, policy, config.ppo.replace(num_envs=settings.episodes))
+    tasks = family.tasks.sample(settings.test_tasks, split="test", device=device)
+    trained = {m: {k: v.to(device) for k, v in final_theta(run, m).items()}
+               for m in settings.methods if m != "scratch"}
+    began = time.perf_counter()
+    rows: list[dict[str, float | str | int]] = []
+    for seed in settings.seeds:
+        for method in settings.methods:
+            theta = trained[method] if method != "scratch" else initial_theta(policy, seed, device)
+            gen = torch.Generator(device=device).manual_seed(seed)
+            out = ppo_eval.adapt(theta, tasks, settings.updates, gen, evaluate_final=True)
+            returns = out.returns.cpu()
+            for k in range(settings.updates + 1):
+                for task in range(settings.test_tasks):
+                    rows.append({"method": method, "seed": seed, "task": task, "k": k,
+                                 "return": returns[k, task].item(),
+                                 "env_steps": k * out.env_steps})
+    run.eval.mkdir(parents=True, exist_ok=True)
+    _write_csv(run.eval / "curves.csv", CURVE_COLUMNS, rows)
+    oracle_rows = []
+    if settings.oracle_iterations:
+        seed = settings.seeds[0]
+        gen = torch.Generator(device=device).manual_seed(seed)
+        out = ppo_eval.adapt(initial_theta(policy, seed, device), tasks,
+                             settings.oracle_iterations, gen, evaluate_final=True)
+        oracle_rows = [{"seed": seed, "task": task, "iterations": settings.oracle_iterations,
+                        "return": out.returns[-1, task].item(),
+                        "env_steps": settings.oracle_iterations * out.env_steps}
+                       for task in range(settings.test_tasks)]
+    oracle_path = run.eval / "oracle.csv"
+    if oracle_rows:
+        _write_csv(oracle_path, tuple(oracle_rows[0]), oracle_rows)
+    else:
+        oracle_path.unlink(missing_ok=True)
+    summary = summarize(rows)
+    _write_csv(run.eval / "summary.csv", ("method", "k", "mean", "ci95", "tasks", "seeds"),
+               summary)
+    text = summary_markdown(summary, oracle_rows, family.name, settings)
+    (run.eval / "summary.md").write_text(text)
+    (run.eval / "eval.toml").write_text("[eval]\n" + "".join(
+        f"{k} = {toml_value(list(v) if isinstance(v, tuple) else v)}\n"
+        for k, v in dataclasses.asdict(settings).items()))
+    if not quiet:
+        print(text)
+        print(f"evaluated in {time.perf_counter() - began:.0f} s; wrote {run.eval}/")
+    return summary
+
+
+def summarize(rows: list[dict[str, float | str | int]]) -> list[dict[str, float | str | int]]:
+    """Mean and 95% CI over tasks of the per-task mean over seeds, per method and k."""
+    per_task: dict[tuple[str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for r in rows:
+        key = (str(r["method"]), int(r["k"]))
+        value = float(r["return"])
+        if not math.isnan(value):
+            per_task[key][int(r["task"])].append(value)
+        seeds[key].add(int(r["seed"]))
+    out: list[dict[str, float | str | int]] = []
+    for (method, k), tasks in per_task.items():
+        means = [sum(v) / len(v) for v in tasks.values()]
+        mean, ci = mean_ci95(means)
+        out.append({"method": method, "k": k, "mean": round(mean, 4), "ci95": round(ci, 4),
+                    "tasks": len(means), "seeds": len(seeds[(method, k)])})
+    return out
+
+
+def summary_markdown(summary: list[dict[str, float | str | int]],
+                     oracle: list[dict[str, float | str | int]], family: str,
+                     settings: EvalConfig) -> str:
+    """The summary as a Markdown table: one row per method, one column per k."""
+    ks = sorted({int(r["k"]) for r in summary})
+    cell = {(r["method"], r["k"]): f"{float(r['mean']):.2f} ± {float(r['ci95']):.2f}"
+            for r in summary}
+    lines = [f"{family}: mean return after k inner PPO updates on {settings.test_tasks} held-out "
+             f"tasks ({settings.episodes} episodes per update, seeds {list(settings.seeds)}; "
+             "± 95% CI over tasks)", "",
+             "| method | " + " | ".join(f"k={k}" for k in ks) + " |",
+             "| --- | " + " | ".join("---" for _ in ks) + " |"]
+    for method in dict.fromkeys(r["method"] for r in summary):
+        lines.append(f"| {method} | " + " | ".join(cell.get((method, k), "") for k in ks) + " |")
+    if oracle:
+        mean, ci = mean_ci95([float(r["return"]) for r in oracle])
+        lines += ["", f"oracle (PPO from scratch, {oracle[0]['iterations']} iterations per "
+                      f"task): {mean:.2f} ± {ci:.2f}"]
+    return "\n".join(lines) + "\n"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of one of the evaluation CSV files."""
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, float | str | int]]
+               ) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+

@@ -1,0 +1,100 @@
+"""``metarl plot``: the adaptation curves and the meta-training curve of a run, as PNG files.
+
+``plots/adaptation.png``: mean return on the held-out tasks against the number of inner PPO
+updates, one line per method with its 95% confidence band, the oracle as a dashed line.
+``plots/meta_training.png``: the validation return after ``meta.val_updates`` updates against
+the meta-iteration, one line per trained method. Both are drawn from the CSV files alone.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from metarl.evaluate import read_csv
+from metarl.run_dir import RunDir, read_metrics
+from metarl.stats import mean_ci95
+
+LABELS = {
+    "reptile": "Reptile",
+    "fomaml": "first-order MAML",
+    "pretrain": "multi-task pretraining",
+    "scratch": "scratch (random init)",
+}
+COLORS = {"reptile": "C0", "fomaml": "C1", "pretrain": "C2", "scratch": "C7"}
+
+
+def plot_run(run: RunDir) -> list[Path]:
+    """Draw every plot the run's files allow; returns the paths written."""
+    config = run.load_config()
+    written = []
+    if (run.eval / "summary.csv").exists():
+        written.append(plot_adaptation(run, config.env.family))
+    if run.metrics.exists():
+        written.append(plot_meta_training(run, config.env.family, config.meta.val_updates))
+    for path in written:
+        print(f"wrote {path}")
+    return written
+
+
+def plot_adaptation(run: RunDir, family: str) -> Path:
+    """Return against inner updates per method, with 95% CI bands and the oracle's level."""
+    summary = read_csv(run.eval / "summary.csv")
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    n_tasks = n_seeds = 0
+    for method in dict.fromkeys(r["method"] for r in summary):
+        rows = sorted((r for r in summary if r["method"] == method), key=lambda r: int(r["k"]))
+        ks = [int(r["k"]) for r in rows]
+        mean = [float(r["mean"]) for r in rows]
+        ci = [0.0 if math.isnan(float(r["ci95"])) else float(r["ci95"]) for r in rows]
+        n_tasks, n_seeds = int(rows[0]["tasks"]), int(rows[0]["seeds"])
+        color = COLORS.get(method)
+        ax.plot(ks, mean, marker="o", color=color, label=LABELS.get(method, method))
+        ax.fill_between(ks, [m - c for m, c in zip(mean, ci, strict=True)],
+                        [m + c for m, c in zip(mean, ci, strict=True)], color=color, alpha=0.2)
+        ax.set_xticks(ks)
+    oracle_path = run.eval / "oracle.csv"
+    if oracle_path.exists():
+        oracle = read_csv(oracle_path)
+        level, _ = mean_ci95([float(r["return"]) for r in oracle])
+        ax.axhline(level, color="black", ls="--", lw=1,
+                   label=f"oracle (PPO, {oracle[0]['iterations']} updates per task)")
+    ax.set_title(f"{family}: adaptation to {n_tasks} held-out tasks "
+                 f"({n_seeds} seed{'s' if n_seeds > 1 else ''})")
+    ax.set_xlabel("inner PPO updates k on the new task")
+    ax.set_ylabel("mean episode return after k updates")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="initialisation (shaded: 95% CI)", title_fontsize=8)
+    return _save(fig, run.plots / "adaptation.png")
+
+
+def plot_meta_training(run: RunDir, family: str, val_updates: int) -> Path:
+    """Validation return against meta-iteration, one line per trained method."""
+    rows = read_metrics(run.metrics)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for method in dict.fromkeys(r["method"] for r in rows):
+        points = [(int(r["iteration"]), float(r["val_return"])) for r in rows
+                  if r["method"] == method and not math.isnan(float(r["val_return"]))]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker=".", color=COLORS.get(method),
+                    label=LABELS.get(method, method))
+    ax.set_title(f"{family}: meta-training progress on the validation tasks")
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel(f"mean return after {val_updates} inner update{'s' if val_updates != 1 else ''}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, run.plots / "meta_training.png")
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,143 @@
+"""The run directory: where one experiment keeps everything, and nothing is lost.
+
+Layout::
+
+    DIR/config.toml            the resolved config (every key)
+    DIR/metrics.csv            one row per method and meta-iteration
+    DIR/tensorboard/<method>/  TensorBoard events (with the ``tensorboard`` extra installed)
+    DIR/checkpoints/<method>/  iter_000010.pt ... (atomic; the newest is resumed)
+    DIR/eval/                  curves.csv, oracle.csv, summary.csv, summary.md
+    DIR/plots/                 adaptation.png, meta_training.png
+
+An existing directory is reused only with ``resume`` (same config) and replaced only with
+``force``, and only when it is a run directory (it holds ``config.toml``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from metarl.config import ExperimentConfig, config_differences, dump_config, load_config
+from metarl.meta_train import MetaRecord
+
+METRIC_COLUMNS = ("method", *MetaRecord._fields, "wall_time_s")
+
+
+class RunDir:
+    """Paths of a run directory (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.toml"
+        self.metrics = self.path / "metrics.csv"
+        self.eval = self.path / "eval"
+        self.plots = self.path / "plots"
+
+    def checkpoints(self, method: str) -> Path:
+        """The checkpoint directory of a trained method."""
+        return self.path / "checkpoints" / method
+
+    def tensorboard(self, method: str) -> Path:
+        """The TensorBoard log directory of a trained method."""
+        return self.path / "tensorboard" / method
+
+    def load_config(self) -> ExperimentConfig:
+        """The run's saved config."""
+        if not self.config.is_file():
+            raise ValueError(f"{self.path} is not a run directory (no config.toml)")
+        return load_config(self.config)
+
+
+def prepare_run_dir(path: Path, config: ExperimentConfig, resume: bool, force: bool) -> RunDir:
+    """Create the run directory, or check it for ``resume``, or clear it for ``force``.
+
+    Raises ``FileExistsError`` for an existing directory without either flag, and ``ValueError``
+    when resuming with a different config or clearing a directory that is not a run directory.
+    """
+    run = RunDir(path)
+    exists = run.path.exists() and any(run.path.iterdir())
+    if resume and force:
+        raise ValueError("--resume and --force exclude each other")
+    if exists and resume:
+        saved = run.load_config()
+        differ = config_differences(saved, config)
+        if differ:
+            key = differ[0]
+            section, name = key.split(".")
+            raise ValueError(
+                f"--resume with a different config: {key} is "
+                f"{saved.to_dict()[section][name]!r} in {run.config} but "
+                f"{config.to_dict()[section][name]!r} now ({len(differ)} key(s) differ)"
+            )
+        return run
+    if exists and not force:
+        raise FileExistsError(f"run directory {run.path} exists; pass --resume to continue it, "
+                              "--force to replace it, or --out DIR for a new one")
+    if exists:
+        if not run.config.is_file():
+            raise ValueError(f"{run.path} is not a run directory (no config.toml); "
+                             "refusing to replace it")
+        shutil.rmtree(run.path)
+    if resume:
+        raise ValueError(f"--resume: run directory {run.path} does not exist")
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.config.write_text(dump_config(config))
+    return run
+
+
+class MetricsLog:
+    """Appends one row per meta-iteration to ``metrics.csv`` (and TensorBoard when installed).
+
+    :param run: the run directory.
+    :param method: the trained method the rows belong to.
+    :param resume_from: on resume, drop this method's rows after this iteration (they are
+        recomputed, identically, from the checkpoint).
+    """
+
+    def __init__(self, run: RunDir, method: str, resume_from: int | None = None) -> None:
+        self.path, self.method = run.metrics, method
+        if resume_from is not None and self.path.exists():
+            rows = read_metrics(self.path)
+            keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
+            self._write(keep, "w")
+        elif not self.path.exists():
+            self._write([], "w")
+        self.writer: Any = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # the tensorboard extra is not installed
+            pass
+        else:
+            self.writer = SummaryWriter(str(run.tensorboard(method)))
+
+    def _write(self, rows: list[dict[str, Any]], mode: str) -> None:
+        with self.path.open(mode, newline="") as f:
+            out = csv.DictWriter(f, METRIC_COLUMNS)
+            if mode == "w":
+                out.writeheader()
+            out.writerows(rows)
+
+    def append(self, record: MetaRecord, wall_time: float) -> None:
+        """Add one row."""
+        row = {"method": self.method, **record._asdict(), "wall_time_s": round(wall_time, 3)}
+        self._write([row], "a")
+        if self.writer is not None:
+            for key, value in record._asdict().items():
+                if key != "iteration" and not (isinstance(value, float) and math.isnan(value)):
+                    self.writer.add_scalar(f"{self.method}/{key}", value, record.iteration)
+            self.writer.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer."""
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """The rows of a ``metrics.csv``."""
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))

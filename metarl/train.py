@@ -1,0 +1,183 @@
+"""``metarl train``: meta-train, train the baselines, evaluate and plot, resumably.
+
+The trained methods run one after the other from the same initial theta and seed: Reptile, then
+first-order MAML and multi-task pretraining when ``eval.methods`` lists them. Each writes
+checkpoints to ``checkpoints/<method>/`` every ``run.checkpoint_every`` meta-iterations and at its
+end; ``--resume`` continues each from its newest checkpoint exactly as if it had not stopped.
+Ctrl-C finishes the current meta-iteration, writes a checkpoint and stops; a NaN or Inf in an
+adaptation stops the run and keeps the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+import torch
+
+from metarl.agents.param_tree import Params
+from metarl.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
+from metarl.components import build_components, initial_theta, resolve_device
+from metarl.config import ExperimentConfig
+from metarl.meta_train import MetaRecord, MetaTrainer
+from metarl.pretrain import Pretrainer
+from metarl.progress import Progress
+from metarl.run_dir import MetricsLog, RunDir, prepare_run_dir
+
+TRAINED = ("reptile", "fomaml", "pretrain")
+
+
+class Trainer(Protocol):
+    """What :func:`train_method` drives: :class:`MetaTrainer` and :class:`Pretrainer`."""
+
+    @property
+    def iteration(self) -> int:
+        """Meta-iterations done."""
+
+    @property
+    def theta(self) -> Params:
+        """The current initialisation."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the budget is spent."""
+
+    def step(self) -> MetaRecord:
+        """One meta-iteration."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped training after a checkpoint was written."""
+
+
+class TrainingDiverged(Exception):
+    """A NaN or Inf stopped training; the message names the last good checkpoint."""
+
+
+def trained_methods(config: ExperimentConfig) -> list[str]:
+    """The methods ``metarl train`` trains for a config (Reptile always)."""
+    return [m for m in TRAINED if m == "reptile" or m in config.eval.methods]
+
+
+def make_trainer(method: str, config: ExperimentConfig, device: torch.device) -> Trainer:
+    """A fresh trainer of ``method`` from the run's initial theta."""
+    _, policy, ppo = build_components(config)
+    theta = initial_theta(policy, config.run.seed, device)
+    if method == "pretrain":
+        return Pretrainer(ppo, theta, config.meta, config.run.seed)
+    trainer: Trainer = MetaTrainer(ppo, theta, config.meta, config.run.seed, algorithm=method,
+                                   fomaml=config.fomaml)
+    return trainer
+
+
+def final_theta(run: RunDir, method: str) -> Params:
+    """The theta of a trained method's newest checkpoint (on the CPU)."""
+    path = latest_checkpoint(run.checkpoints(method))
+    if path is None:
+        raise ValueError(f"method {method!r} has no checkpoint in {run.path}; train it with "
+                         f"'{method}' in eval.methods")
+    state = load_checkpoint(path)
+    return state["theta"]
+
+
+class _SigintFlag:
+    """While active, the first Ctrl-C sets :attr:`raised`; a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.raised = True
+        print("\nCtrl-C: finishing this meta-iteration, then writing a checkpoint "
+              "(press again to abort without one)", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __enter__(self) -> _SigintFlag:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def train_method(run: RunDir, method: str, config: ExperimentConfig, device: torch.device,
+                 quiet: bool = False) -> Params:
+    """Train (or resume, or skip when finished) one method; returns its final theta."""
+    trainer = make_trainer(method, config, device)
+    directory = run.checkpoints(method)
+    latest = latest_checkpoint(directory)
+    elapsed = 0.0
+    if latest is not None:
+        state = load_checkpoint(latest)
+        trainer.load_state_dict(state["trainer"])
+        elapsed = float(state["wall_time_s"])
+    if trainer.done:
+        return trainer.theta
+
+    def save() -> Path:
+        state = {"method": method, "iteration": trainer.iteration, "theta": trainer.theta,
+                 "trainer": trainer.state_dict(), "config": config.to_dict(),
+                 "wall_time_s": elapsed}
+        return save_checkpoint(state, checkpoint_path(directory, trainer.iteration))
+
+    log = MetricsLog(run, method, resume_from=trainer.iteration if latest else None)
+    progress = None if quiet else Progress(method, config.meta.meta_iterations,
+                                           trainer.iteration)
+    try:
+        with _SigintFlag() as sigint:
+            while not trainer.done:
+                began = time.perf_counter()
+                try:
+                    record = trainer.step()
+                except FloatingPointError as err:
+                    last = latest_checkpoint(directory)
+                    kept = f"the last good checkpoint is {last}" if last else "no checkpoint yet"
+                    raise TrainingDiverged(f"{method}: {err}; training stopped, {kept}") from None
+                elapsed += time.perf_counter() - began
+                log.append(record, elapsed)
+                if progress is not None:
+                    progress.update(record.iteration, record.env_steps, record.train_return_last,
+                                    record.val_return)
+                every = config.run.checkpoint_every
+                if trainer.done or record.iteration % every == 0 or sigint.raised:
+                    path = save()
+                if sigint.raised and not trainer.done:
+                    raise Interrupted(f"interrupted after {method} meta-iteration "
+                                      f"{trainer.iteration}; checkpoint {path}")
+    finally:
+        log.close()
+        if progress is not None and not trainer.done:
+            progress.close()
+    return trainer.theta
+
+
+def train_run(config: ExperimentConfig, out: Path, resume: bool = False, force: bool = False,
+              evaluate: bool = True, quiet: bool = False) -> RunDir:
+    """The whole job: train every method, then evaluate on the test tasks and plot."""
+    device = resolve_device(config.run.device)
+    run = prepare_run_dir(out, config, resume, force)
+    torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
+    for method in trained_methods(config):
+        train_method(run, method, config, device, quiet)
+    if evaluate:
+        from metarl.evaluate import evaluate_run
+        from metarl.plots import plot_run
+
+        if resume and (run.eval / "curves.csv").exists():
+            print(f"{run.eval / 'curves.csv'} exists: kept (metarl evaluate {run.path} --force "
+                  "redoes it)")
+        else:
+            evaluate_run(run, config.eval, device=device, quiet=quiet)
+        plot_run(run)
+    return run
