@@ -114,7 +114,7 @@ def test_meta_train_runs_records_and_moves_only_chosen_groups():
     result = meta_train(ppo, theta, config, seed=0, on_step=seen.append)
     assert [r.iteration for r in result.history] == [1, 2, 3] and seen == result.history
     assert [r.env_steps for r in result.history] == [400, 800, 1200]
-    assert [r.epsilon for r in result.history] == pytest.approx([0.5, 1 / 3, 1 / 6])
+    assert [r.step_size for r in result.history] == pytest.approx([0.5, 1 / 3, 1 / 6])
     val = [r.val_return for r in result.history]
     assert val[0] != val[0] and val[1] == val[1] and val[2] == val[2]  # NaN, then measured
     assert not torch.equal(result.theta["actor.0.weight"], theta["actor.0.weight"])

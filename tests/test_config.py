@@ -1,0 +1,87 @@
+"""Experiment configs: TOML into typed dataclasses, one-line errors, overrides, round trip."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from metarl.config import (
+    ConfigError,
+    ExperimentConfig,
+    config_differences,
+    dump_config,
+    load_config,
+)
+
+EXPERIMENTS = Path(__file__).parent.parent / "experiments"
+
+
+def _load(tmp_path, text, overrides=None):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return load_config(path, overrides)
+
+
+def test_defaults_types_and_overrides(tmp_path):
+    config = _load(tmp_path, "[ppo]\nlearning_rate = 1e-3\ntarget_kl = 0.02\n[policy]\n"
+                   "hidden = [32, 32]\n", ["meta.meta_batch=7", "env.family=CartPoleMass",
+                                           "ppo.max_grad_norm=none", "meta.groups=['body']"])
+    assert config.ppo.learning_rate == 1e-3 and config.ppo.target_kl == 0.02
+    assert config.policy.hidden == (32, 32) and config.meta.meta_batch == 7
+    assert config.env.family == "CartPoleMass" and config.ppo.max_grad_norm is None
+    assert config.meta.groups == ("body",)
+    assert config.ppo.num_epochs == ExperimentConfig().ppo.num_epochs  # untouched default
+    assert isinstance(_load(tmp_path, "[ppo]\nlearning_rate = 1\n").ppo.learning_rate, float)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[ppo]\nlearing_rate = 0.1\n",
+     "unknown key ppo.learing_rate (did you mean ppo.learning_rate?)"),
+    ("[optimizer]\nlr = 1\n", "unknown key optimizer"),
+    ("[ppo]\nnum_epochs = '10'\n", "ppo.num_epochs = '10' must be an integer"),
+    ("[ppo]\nnum_epochs = 2.5\n", "ppo.num_epochs = 2.5 must be an integer"),
+    ("[meta]\nanneal = 1\n", "meta.anneal = 1 must be true or false"),
+    ("[ppo]\nnum_envs = 0\n", "ppo.num_envs=0 must be a positive integer"),
+    ("[ppo]\ngamma = 1.5\n", "ppo.gamma=1.5 must be in [0, 1]"),
+    ("[meta]\nepsilon = -1\n", "meta.epsilon=-1.0 must be > 0"),
+    ("[meta]\ngroups = ['torso']\n", "meta.groups=['torso'] must be a non-empty list of"),
+    ("[env]\nfamily = 'Mars'\n", "env.family='Mars' must be one of Navigation2D, CartPoleMass"),
+    ("[eval]\nmethods = ['reptile', 'maml']\n", "eval.methods=['reptile', 'maml'] must be"),
+    ("[policy]\nactivation = 'gelu'\n", "policy.activation='gelu' must be one of tanh, relu"),
+    ("[fomaml]\nlearning_rate = 0\n", "fomaml.learning_rate=0.0 must be > 0"),
+    ("[env]\nranges = { goal = [0.5] }\n", "env.ranges.goal = [0.5] must be a list of 2 values"),
+    ("ppo = 3\n", "ppo = 3 must be a table"),
+])
+def test_bad_input_fails_with_one_line_naming_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        _load(tmp_path, text)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_override_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("must look like section.key=value")):
+        _load(tmp_path, "", ["learning_rate=1"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        _load(tmp_path, "[ppo\n")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXPERIMENTS.glob("*.toml")))
+def test_shipped_configs_load_and_round_trip(tmp_path, name):
+    config = load_config(EXPERIMENTS / name)
+    saved = tmp_path / "saved.toml"
+    saved.write_text(dump_config(config))
+    again = load_config(saved)
+    assert again == config and config_differences(config, again) == []
+
+
+def test_round_trip_keeps_none_and_ranges(tmp_path):
+    config = _load(tmp_path, "[ppo]\ntarget_kl = 0.01\nmax_grad_norm = 'none'\n[env]\n"
+                   "family = 'CartPoleMass'\nranges = { length = [0.3, 1.0] }\n")
+    saved = tmp_path / "saved.toml"
+    saved.write_text(dump_config(config))
+    again = load_config(saved)
+    assert again == config and again.env.ranges == {"length": (0.3, 1.0)}
+    changed = _load(tmp_path, dump_config(config), ["ppo.target_kl=0.02"])
+    assert config_differences(config, changed) == ["ppo.target_kl"]
