@@ -31,7 +31,7 @@ def run_demo(out: Path, seed: int = 0, num_envs: int = 20,
     device = device or torch.device("cpu")
     results: dict[str, tuple[float, float]] = {}
     print(f"Random policy on the held-out test tasks ({num_envs} envs per task, seed {seed}).")
-    print("Meta-training is not built yet: this checks the installation and shows the floor.")
+    print("A random policy: the floor every method starts above (metarl train does the real job).")
     for name, family_type in FAMILIES.items():
         family = family_type()
         n_test = family.default_split_sizes["test"]
