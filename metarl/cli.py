@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as err:
         print(f"metarl: {err}; continue with --resume", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:  # outside training (evaluation, plots): nothing to checkpoint
+        print("metarl: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -94,17 +94,19 @@ class MetricsLog:
 
     :param run: the run directory.
     :param method: the trained method the rows belong to.
-    :param resume_from: on resume, drop this method's rows after this iteration (they are
-        recomputed, identically, from the checkpoint).
+    :param resume_from: the iteration training continues from: this method's rows after it
+        (left by a run stopped after its last checkpoint) are dropped, to be recomputed
+        identically.
     """
 
-    def __init__(self, run: RunDir, method: str, resume_from: int | None = None) -> None:
+    def __init__(self, run: RunDir, method: str, resume_from: int = 0) -> None:
         self.path, self.method = run.metrics, method
-        if resume_from is not None and self.path.exists():
+        if self.path.exists():
             rows = read_metrics(self.path)
             keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
-            self._write(keep, "w")
-        elif not self.path.exists():
+            if len(keep) != len(rows):
+                self._write(keep, "w")
+        else:
             self._write([], "w")
         self.writer: Any = None
         try:

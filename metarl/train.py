@@ -131,7 +131,7 @@ def train_method(run: RunDir, method: str, config: ExperimentConfig, device: tor
                  "wall_time_s": elapsed}
         return save_checkpoint(state, checkpoint_path(directory, trainer.iteration))
 
-    log = MetricsLog(run, method, resume_from=trainer.iteration if latest else None)
+    log = MetricsLog(run, method, resume_from=trainer.iteration)
     progress = None if quiet else Progress(method, config.meta.meta_iterations,
                                            trainer.iteration)
     try:

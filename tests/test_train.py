@@ -129,6 +129,13 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, monkeyp
     assert ckpts == ["iter_000002.pt"]
     theta = _thetas(tmp_path / "run")
     assert all(torch.isfinite(v).all() for v in theta.values())
+    # the last good checkpoint resumes to the run that never saw the NaN
+    monkeypatch.undo()
+    train_run(config, tmp_path / "run", resume=True, evaluate=False, quiet=True)
+    straight = train_run(config, tmp_path / "straight", evaluate=False, quiet=True)
+    for k, v in _thetas(straight.path).items():
+        assert torch.equal(_thetas(tmp_path / "run")[k], v), k
+    assert _metric_rows(tmp_path / "run") == _metric_rows(straight.path)
 
 
 def test_cli_train_evaluate_plot_and_never_overwrite(tmp_path, capsys):
