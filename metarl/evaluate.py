@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from metarl.agents.ppo import PPO
 from metarl.components import build_components, initial_theta, resolve_device
 from metarl.config import EvalConfig, toml_value
 from metarl.run_dir import RunDir
@@ -46,8 +47,8 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
     device = device or resolve_device(config.run.device)
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
-    family, policy, ppo = build_components(config)
-    ppo_eval = type(ppo)(family, policy, config.ppo.replace(num_envs=settings.episodes))
+    family, policy, _ = build_components(config)
+    ppo_eval = PPO(family, policy, config.ppo.replace(num_envs=settings.episodes))
     tasks = family.tasks.sample(settings.test_tasks, split="test", device=device)
     trained = {m: {k: v.to(device) for k, v in final_theta(run, m).items()}
                for m in settings.methods if m != "scratch"}

@@ -14,4 +14,5 @@ def test_non_terminal_prints_about_ten_lines_with_latest_numbers():
     lines = out.getvalue().splitlines()
     assert len(lines) == 10
     assert lines[-1].startswith("reptile     100/100 [####################]")
-    assert "6.00M steps" in lines[-1] and "train  -31.00" in lines[-1] and "val  -35.50" in lines[-1]
+    last = lines[-1]
+    assert "6.00M steps" in last and "train  -31.00" in last and "val  -35.50" in last
