@@ -90,7 +90,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     changes = {"methods": tuple(args.methods) if args.methods else None,
                "episodes": args.episodes, "updates": args.k,
                "seeds": tuple(args.seeds) if args.seeds else None,
-               "test_tasks": args.tasks, "oracle_iterations": args.oracle_iterations}
+               "test_tasks": args.tasks, "oracle_iterations": args.oracle_iterations,
+               "split": args.split}
     try:
         settings = dataclasses.replace(
             settings, **{k: v for k, v in changes.items() if v is not None})
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="inner updates K (returns after k = 0..K)")
     p.add_argument("--seeds", type=int, nargs="+", help="evaluation seeds")
     p.add_argument("--tasks", type=int, help="number of held-out tasks")
+    p.add_argument("--split", choices=("test", "val"),
+                   help="evaluate on the test tasks (results) or the validation tasks (tuning)")
     p.add_argument("--oracle-iterations", type=int, help="oracle PPO iterations (0: none)")
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")

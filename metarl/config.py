@@ -16,19 +16,23 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from metarl.agents.actor_critic import ACTIVATIONS
 from metarl.agents.ppo import PPOConfig
 from metarl.envs import FAMILIES
 from metarl.fomaml import FomamlConfig
 from metarl.meta_train import MetaConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 METHODS = ("reptile", "scratch", "pretrain", "fomaml")
 
@@ -108,7 +112,9 @@ class EvalConfig:
 
     :param methods: initialisations compared (``reptile``, ``scratch``, ``pretrain``,
         ``fomaml``); the trained ones are trained by ``metarl train``.
-    :param test_tasks: held-out tasks (the family's fixed ``test`` split).
+    :param test_tasks: number of held-out tasks evaluated.
+    :param split: ``test`` (held-out tasks, for results) or ``val`` (validation tasks, for
+        choosing settings without looking at the test tasks).
     :param updates: inner PPO updates ``K``; returns are recorded after k = 0..K.
     :param episodes: environments per task in every evaluation rollout (with episodes of the
         rollout's length, the episodes per update).
@@ -119,6 +125,7 @@ class EvalConfig:
 
     methods: tuple[str, ...] = METHODS
     test_tasks: int = 40
+    split: str = "test"
     updates: int = 3
     episodes: int = 40
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -129,6 +136,8 @@ class EvalConfig:
         if bad or not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"eval.methods={list(self.methods)!r} must be distinct names "
                              f"among {', '.join(METHODS)}")
+        if self.split not in ("test", "val"):
+            raise ValueError(f"eval.split={self.split!r} must be test or val")
         for name in ("test_tasks", "episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")
@@ -159,6 +168,11 @@ class ExperimentConfig:
 
 
 # ---------------------------------------------------------------------------------- loading
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed contents of a TOML file."""
+    return tomllib.loads(Path(path).read_text())
+
+
 def load_config(path: Path, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read a TOML config and apply ``section.key=value`` overrides; validate everything."""
     try:

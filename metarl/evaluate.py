@@ -49,7 +49,8 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
     family, policy, _ = build_components(config)
     ppo_eval = PPO(family, policy, config.ppo.replace(num_envs=settings.episodes))
-    tasks = family.tasks.sample(settings.test_tasks, split="test", device=device)
+    tasks = family.tasks.sample(settings.test_tasks, split=settings.split,  # type: ignore[arg-type]
+                                device=device)
     trained = {m: {k: v.to(device) for k, v in final_theta(run, m).items()}
                for m in settings.methods if m != "scratch"}
     began = time.perf_counter()
@@ -122,7 +123,8 @@ def summary_markdown(summary: list[dict[str, float | str | int]],
     ks = sorted({int(r["k"]) for r in summary})
     cell = {(r["method"], r["k"]): f"{float(r['mean']):.2f} ± {float(r['ci95']):.2f}"
             for r in summary}
-    lines = [f"{family}: mean return after k inner PPO updates on {settings.test_tasks} held-out "
+    which = "held-out" if settings.split == "test" else "validation"
+    lines = [f"{family}: mean return after k inner PPO updates on {settings.test_tasks} {which} "
              f"tasks ({settings.episodes} episodes per update, seeds {list(settings.seeds)}; "
              "± 95% CI over tasks)", "",
              "| method | " + " | ".join(f"k={k}" for k in ks) + " |",

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from metarl.config import read_toml
 from metarl.evaluate import read_csv
 from metarl.run_dir import RunDir, read_metrics
 from metarl.stats import mean_ci95
@@ -64,7 +65,10 @@ def plot_adaptation(run: RunDir, family: str) -> Path:
         level, _ = mean_ci95([float(r["return"]) for r in oracle])
         ax.axhline(level, color="black", ls="--", lw=1,
                    label=f"oracle (PPO, {oracle[0]['iterations']} updates per task)")
-    ax.set_title(f"{family}: adaptation to {n_tasks} held-out tasks "
+    settings = run.eval / "eval.toml"
+    split = read_toml(settings)["eval"]["split"] if settings.exists() else "test"
+    which = "held-out" if split == "test" else "validation"
+    ax.set_title(f"{family}: adaptation to {n_tasks} {which} tasks "
                  f"({n_seeds} seed{'s' if n_seeds > 1 else ''})")
     ax.set_xlabel("inner PPO updates k on the new task")
     ax.set_ylabel("mean episode return after k updates")
