@@ -1,8 +1,9 @@
 """Experiment configuration: TOML files loaded into typed, validated dataclasses.
 
 A config has one table per section (``[run]``, ``[env]``, ``[policy]``, ``[ppo]``, ``[meta]``,
-``[fomaml]``, ``[eval]``); every key is optional and defaults to the dataclass's value.
-``--set section.key=value`` overrides a key (the value is read as TOML, or as a bare string).
+``[fomaml]``, ``[pretrain]``, ``[eval]``); every key is optional and defaults to the
+dataclass's value. ``--set section.key=value`` overrides a key (the value is read as TOML, or
+as a bare string).
 Optional numbers that can be switched off (``ppo.max_grad_norm``, ``ppo.target_kl``) take the
 string ``"none"``. An unknown key, a wrong type or an out-of-range value raises
 :class:`ConfigError` with one line naming the key and the value, before any work starts.
@@ -28,6 +29,7 @@ from metarl.agents.ppo import PPOConfig
 from metarl.envs import FAMILIES
 from metarl.fomaml import FomamlConfig
 from metarl.meta_train import MetaConfig
+from metarl.pretrain import PretrainConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,8 +121,8 @@ class EvalConfig:
     :param episodes: environments per task in every evaluation rollout (with episodes of the
         rollout's length, the episodes per update).
     :param seeds: evaluation seeds (rollouts, and scratch's random initialisation).
-    :param oracle_iterations: PPO iterations of the oracle, trained on each test task from
-        scratch (0: no oracle).
+    :param oracle_iterations: PPO iterations of the oracle, trained from scratch on each test
+        task with the ``[pretrain]`` settings (0: no oracle).
     """
 
     methods: tuple[str, ...] = METHODS
@@ -159,6 +161,7 @@ class ExperimentConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
     fomaml: FomamlConfig = field(default_factory=FomamlConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,8 @@ For each evaluation seed, each method's initialisation is adapted to every test 
 PPO updates, all tasks at once; the return recorded at k is the mean return of the episodes the
 policy collected after k updates. Methods are evaluated with the same random generator seed
 (common random numbers), so their differences are not sampling noise of the evaluation. The
-oracle is PPO from scratch trained ``oracle_iterations`` iterations on each test task.
+oracle is PPO from scratch trained ``oracle_iterations`` iterations on each test task, with the
+careful settings of ``[pretrain]`` (a long run needs small steps) and the evaluation's rollouts.
 
 Outputs in ``RUN/eval/``: ``curves.csv`` (``method,seed,task,k,return,env_steps``),
 ``oracle.csv`` (``seed,task,iterations,return,env_steps``), ``summary.csv`` and ``summary.md``
@@ -67,24 +68,28 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
                                  "return": returns[k, task].item(),
                                  "env_steps": k * out.env_steps})
     run.eval.mkdir(parents=True, exist_ok=True)
-    _write_csv(run.eval / "curves.csv", CURVE_COLUMNS, rows)
+    write_csv(run.eval / "curves.csv", CURVE_COLUMNS, rows)
     oracle_rows = []
     if settings.oracle_iterations:
         seed = settings.seeds[0]
         gen = torch.Generator(device=device).manual_seed(seed)
-        out = ppo_eval.adapt(initial_theta(policy, seed, device), tasks,
-                             settings.oracle_iterations, gen, evaluate_final=True)
+        careful = config.pretrain  # long PPO training: pretraining's careful settings
+        oracle_ppo = PPO(family, policy, ppo_eval.config.replace(
+            learning_rate=careful.learning_rate, clip_coef=careful.clip_coef,
+            num_epochs=careful.num_epochs))
+        out = oracle_ppo.adapt(initial_theta(policy, seed, device), tasks,
+                               settings.oracle_iterations, gen, evaluate_final=True)
         oracle_rows = [{"seed": seed, "task": task, "iterations": settings.oracle_iterations,
                         "return": out.returns[-1, task].item(),
                         "env_steps": settings.oracle_iterations * out.env_steps}
                        for task in range(settings.test_tasks)]
     oracle_path = run.eval / "oracle.csv"
     if oracle_rows:
-        _write_csv(oracle_path, tuple(oracle_rows[0]), oracle_rows)
+        write_csv(oracle_path, tuple(oracle_rows[0]), oracle_rows)
     else:
         oracle_path.unlink(missing_ok=True)
     summary = summarize(rows)
-    _write_csv(run.eval / "summary.csv", ("method", "k", "mean", "ci95", "tasks", "seeds"),
+    write_csv(run.eval / "summary.csv", ("method", "k", "mean", "ci95", "tasks", "seeds"),
                summary)
     text = summary_markdown(summary, oracle_rows, family.name, settings)
     (run.eval / "summary.md").write_text(text)
@@ -144,8 +149,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, float | str | int]]
-               ) -> None:
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, float | str | int]]
+              ) -> None:
+    """Write rows to ``path`` through a temporary file (a reader never sees half a file)."""
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, columns)

@@ -12,6 +12,7 @@ compared at equal samples, step for step.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,6 +31,32 @@ from metarl.meta_train import (
 )
 
 
+@dataclass(frozen=True)
+class PretrainConfig:
+    """PPO settings of long training runs where they differ from the inner learner's.
+
+    Used by multi-task pretraining and by the evaluation's oracle. The inner learner is tuned to
+    move far in one update; a policy trained for millions of steps needs the usual, careful PPO
+    steps (the defaults are standard PPO's), or it diverges. Everything else (rollout size,
+    gamma, lambda, minibatch size) is the inner learner's.
+
+    :param learning_rate: Adam's learning rate.
+    :param clip_coef: PPO's ratio clipping range.
+    :param num_epochs: passes over each rollout.
+    """
+
+    learning_rate: float = 3e-4
+    clip_coef: float = 0.2
+    num_epochs: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "clip_coef"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"pretrain.{name}={getattr(self, name)!r} must be > 0")
+        if self.num_epochs <= 0:
+            raise ValueError(f"pretrain.num_epochs={self.num_epochs!r} must be > 0")
+
+
 class Pretrainer:
     """PPO on a mixture of training tasks, resumable one (meta-iteration sized) step at a time.
 
@@ -37,9 +64,12 @@ class Pretrainer:
     :param theta: the initial parameters (copied).
     :param config: the meta-training settings whose budget and validation are matched.
     :param seed: seeds task sampling, actions and start states.
+    :param settings: the PPO settings that differ from the inner learner's.
     """
 
-    def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0) -> None:
+    def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0,
+                 settings: PretrainConfig | None = None) -> None:
+        settings = settings or PretrainConfig()
         self.ppo, self.config, self.seed = ppo, config, seed
         self.device = next(iter(theta.values())).device
         self.task_gen = torch.Generator().manual_seed(seed)
@@ -47,10 +77,12 @@ class Pretrainer:
         self.params = {k: v.detach().clone().unsqueeze(0).requires_grad_()
                        for k, v in theta.items()}
         cfg = ppo.config
-        self.optimizer = BatchedAdam(self.params, cfg.learning_rate, eps=cfg.adam_eps)
+        self.optimizer = BatchedAdam(self.params, settings.learning_rate, eps=cfg.adam_eps)
         n = config.meta_batch  # the mixture's batch: n tasks' rollouts as one task's
         self.mixture = PPO(ppo.family, ppo.policy, cfg.replace(
-            num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n))
+            num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n,
+            learning_rate=settings.learning_rate, clip_coef=settings.clip_coef,
+            num_epochs=settings.num_epochs))
         self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
                                                  device=self.device)
         self.iteration = 0

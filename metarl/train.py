@@ -74,7 +74,7 @@ def make_trainer(method: str, config: ExperimentConfig, device: torch.device) ->
     _, policy, ppo = build_components(config)
     theta = initial_theta(policy, config.run.seed, device)
     if method == "pretrain":
-        return Pretrainer(ppo, theta, config.meta, config.run.seed)
+        return Pretrainer(ppo, theta, config.meta, config.run.seed, config.pretrain)
     trainer: Trainer = MetaTrainer(ppo, theta, config.meta, config.run.seed, algorithm=method,
                                    fomaml=config.fomaml)
     return trainer
