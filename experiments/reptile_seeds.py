@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 from pathlib import Path
 
 from metarl.config import dump_config, load_config
-from metarl.evaluate import CURVE_COLUMNS, read_csv, summarize, summary_markdown, write_csv
+from metarl.evaluate import read_csv, write_results
 from metarl.plots import plot_run
 from metarl.run_dir import RunDir
 from metarl.train import train_run
@@ -44,17 +43,10 @@ def main() -> None:
             oracle += read_csv(run.eval / "oracle.csv")
     assert config is not None
     pooled = RunDir(out)
-    pooled.eval.mkdir(parents=True, exist_ok=True)
     settings = dataclasses.replace(config.eval, seeds=tuple(args.seeds))
+    pooled.path.mkdir(parents=True, exist_ok=True)
     pooled.config.write_text(dump_config(dataclasses.replace(config, eval=settings)))
-    write_csv(pooled.eval / "curves.csv", CURVE_COLUMNS, curves)
-    if oracle:
-        write_csv(pooled.eval / "oracle.csv", tuple(oracle[0]), oracle)
-    summary = summarize(curves)
-    write_csv(pooled.eval / "summary.csv", tuple(summary[0]), summary)
-    text = summary_markdown(summary, oracle, config.env.family, settings)
-    (pooled.eval / "summary.md").write_text(text)
-    shutil.copy(out / f"seed_{args.seeds[0]}" / "eval" / "eval.toml", pooled.eval / "eval.toml")
+    _, text = write_results(pooled.eval, curves, oracle, config.env.family, settings)
     print(text)
     plot_run(pooled)
 

@@ -67,8 +67,6 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
                     rows.append({"method": method, "seed": seed, "task": task, "k": k,
                                  "return": returns[k, task].item(),
                                  "env_steps": k * out.env_steps})
-    run.eval.mkdir(parents=True, exist_ok=True)
-    write_csv(run.eval / "curves.csv", CURVE_COLUMNS, rows)
     oracle_rows = []
     if settings.oracle_iterations:
         seed = settings.seeds[0]
@@ -83,23 +81,35 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
                         "return": out.returns[-1, task].item(),
                         "env_steps": settings.oracle_iterations * out.env_steps}
                        for task in range(settings.test_tasks)]
-    oracle_path = run.eval / "oracle.csv"
-    if oracle_rows:
-        write_csv(oracle_path, tuple(oracle_rows[0]), oracle_rows)
-    else:
-        oracle_path.unlink(missing_ok=True)
-    summary = summarize(rows)
-    write_csv(run.eval / "summary.csv", ("method", "k", "mean", "ci95", "tasks", "seeds"),
-               summary)
-    text = summary_markdown(summary, oracle_rows, family.name, settings)
-    (run.eval / "summary.md").write_text(text)
-    (run.eval / "eval.toml").write_text("[eval]\n" + "".join(
-        f"{k} = {toml_value(list(v) if isinstance(v, tuple) else v)}\n"
-        for k, v in dataclasses.asdict(settings).items()))
+    summary, text = write_results(run.eval, rows, oracle_rows, family.name, settings)
     if not quiet:
         print(text)
         print(f"evaluated in {time.perf_counter() - began:.0f} s; wrote {run.eval}/")
     return summary
+
+
+def write_results(directory: Path, curves: list[dict[str, float | str | int]],
+                  oracle: list[dict[str, float | str | int]], family: str, settings: EvalConfig
+                  ) -> tuple[list[dict[str, float | str | int]], str]:
+    """Write ``curves.csv``, ``oracle.csv``, ``summary.csv``, ``summary.md`` and ``eval.toml``.
+
+    Returns the summary rows and the Markdown table.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    write_csv(directory / "curves.csv", CURVE_COLUMNS, curves)
+    if oracle:
+        write_csv(directory / "oracle.csv", tuple(oracle[0]), oracle)
+    else:
+        (directory / "oracle.csv").unlink(missing_ok=True)
+    summary = summarize(curves)
+    write_csv(directory / "summary.csv", ("method", "k", "mean", "ci95", "tasks", "seeds"),
+              summary)
+    text = summary_markdown(summary, oracle, family, settings)
+    (directory / "summary.md").write_text(text)
+    (directory / "eval.toml").write_text("[eval]\n" + "".join(
+        f"{k} = {toml_value(list(v) if isinstance(v, tuple) else v)}\n"
+        for k, v in dataclasses.asdict(settings).items()))
+    return summary, text
 
 
 def summarize(rows: list[dict[str, float | str | int]]) -> list[dict[str, float | str | int]]:
