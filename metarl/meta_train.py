@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import torch
 
 from metarl.agents.param_tree import Params, flatten
-from metarl.agents.ppo import PPO, AdaptResult
+from metarl.agents.ppo import PPO
 from metarl.envs import TaskParams
 from metarl.fomaml import FomamlConfig, fomaml_direction, post_adaptation_gradients
 from metarl.reptile import GROUPS, OUTER_OPTIMIZERS, ReptileOuter, names_in_groups
@@ -134,18 +134,23 @@ def check_finite(params: Params, what: str) -> None:
         raise FloatingPointError(f"{what}: NaN or Inf in the parameters of task(s) {tasks}")
 
 
-def make_record(iteration: int, env_steps: int, step_size: float, result: AdaptResult,
-                last_return: torch.Tensor, val_return: float, theta: Params, before: Params
-                ) -> MetaRecord:
-    """A :class:`MetaRecord` from one outer step's adaptation and theta before and after."""
+def make_record(iteration: int, env_steps: int, step_size: float, first_return: torch.Tensor,
+                last_return: torch.Tensor, stats: dict[str, torch.Tensor], val_return: float,
+                theta: Params, before: Params) -> MetaRecord:
+    """A :class:`MetaRecord` from one outer step's returns, PPO statistics and theta change.
+
+    :param first_return: per-task mean return of the step's first rollout.
+    :param last_return: per-task mean return of its last rollout.
+    :param stats: PPO statistics ``{name: [iterations, T]}`` (see ``PPO.adapt``).
+    """
     def mean(name: str) -> float:
-        value = result.stats[name]
+        value = stats[name]
         return value.mean().item() if value.numel() else math.nan
 
     change = flatten(theta) - flatten(before)
     return MetaRecord(
         iteration, env_steps, step_size,
-        result.returns[0].nanmean().item(), last_return.nanmean().item(), val_return,
+        first_return.nanmean().item(), last_return.nanmean().item(), val_return,
         mean("approx_kl"), mean("clip_frac"), mean("entropy"),
         theta["log_std"].mean().item() if "log_std" in theta else math.nan,
         change.norm().item(),
@@ -227,8 +232,8 @@ class MetaTrainer:
         if it % cfg.val_every == 0 or it == cfg.meta_iterations:
             val = validation_return(ppo, self.theta, self.val_tasks, cfg.val_updates,
                                     self.seed + 2)
-        return make_record(it, self.env_steps, step_size, adapted, last_return, val,
-                           self.theta, before)
+        return make_record(it, self.env_steps, step_size, adapted.returns[0], last_return,
+                           adapted.stats, val, self.theta, before)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: outer state, env steps and generator states."""

@@ -19,7 +19,7 @@ import torch
 
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.param_tree import Params, stack
-from metarl.agents.ppo import PPO, AdaptResult, Batch
+from metarl.agents.ppo import PPO, Batch
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv
 from metarl.meta_train import (
@@ -125,9 +125,8 @@ class Pretrainer:
         if it % self.config.val_every == 0 or it == self.config.meta_iterations:
             val = validation_return(self.ppo, self.theta, self.val_tasks,
                                     self.config.val_updates, self.seed + 2)
-        result = AdaptResult(self.params, torch.stack(returns), torch.empty(0), 0,
-                             {k: torch.stack([s[k] for s in stats]) for k in stats[0]})
-        return make_record(it, self.env_steps, self.optimizer.lr, result, returns[-1], val,
+        return make_record(it, self.env_steps, self.optimizer.lr, returns[0], returns[-1],
+                           {k: torch.stack([s[k] for s in stats]) for k in stats[0]}, val,
                            self.theta, before)
 
     def state_dict(self) -> dict[str, Any]:
