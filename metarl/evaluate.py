@@ -71,10 +71,8 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
     if settings.oracle_iterations:
         seed = settings.seeds[0]
         gen = torch.Generator(device=device).manual_seed(seed)
-        careful = config.pretrain  # long PPO training: pretraining's careful settings
-        oracle_ppo = PPO(family, policy, ppo_eval.config.replace(
-            learning_rate=careful.learning_rate, clip_coef=careful.clip_coef,
-            num_epochs=careful.num_epochs))
+        # long PPO training: pretraining's careful settings
+        oracle_ppo = PPO(family, policy, config.pretrain.apply(ppo_eval.config))
         out = oracle_ppo.adapt(initial_theta(policy, seed, device), tasks,
                                settings.oracle_iterations, gen, evaluate_final=True)
         oracle_rows = [{"seed": seed, "task": task, "iterations": settings.oracle_iterations,

@@ -25,7 +25,13 @@ from metarl.agents.param_tree import Params, flatten
 from metarl.agents.ppo import PPO
 from metarl.envs import TaskParams
 from metarl.fomaml import FomamlConfig, fomaml_direction, post_adaptation_gradients
-from metarl.reptile import GROUPS, OUTER_OPTIMIZERS, ReptileOuter, names_in_groups
+from metarl.reptile import (
+    GROUPS,
+    OUTER_OPTIMIZERS,
+    ReptileOuter,
+    names_in_groups,
+    reptile_delta,
+)
 
 ALGORITHMS = ("reptile", "fomaml")
 
@@ -84,6 +90,11 @@ class MetaConfig:
         if unknown or not self.groups:
             raise ValueError(f"meta.groups={list(self.groups)!r} must be a non-empty list of "
                              f"{', '.join(GROUPS)}")
+
+
+    def validates_at(self, iteration: int) -> bool:
+        """Whether the validation return is measured after outer step ``iteration``."""
+        return iteration % self.val_every == 0 or iteration == self.meta_iterations
 
 
 class MetaRecord(NamedTuple):
@@ -214,7 +225,7 @@ class MetaTrainer:
         rollouts = cfg.inner_iterations
         last_return = adapted.returns[-1]
         if self.algorithm == "reptile":
-            direction = None
+            direction = reptile_delta(self.theta, adapted.params)
         else:
             post = post_adaptation_gradients(ppo, adapted.params, tasks, self.gen)
             check_finite(post.grads, f"meta-iteration {it}: post-adaptation gradient")
@@ -223,13 +234,10 @@ class MetaTrainer:
             last_return = post.returns
         before = {k: v.clone() for k, v in self.theta.items()}
         step_size = self.outer.current_epsilon()
-        if direction is None:
-            self.outer.step(adapted.params)
-        else:
-            self.outer.apply(direction)
+        self.outer.apply(direction)  # moves only the meta-learned groups
         self.env_steps += cfg.meta_batch * rollouts * adapted.env_steps
         val = math.nan
-        if it % cfg.val_every == 0 or it == cfg.meta_iterations:
+        if cfg.validates_at(it):
             val = validation_return(ppo, self.theta, self.val_tasks, cfg.val_updates,
                                     self.seed + 2)
         return make_record(it, self.env_steps, step_size, adapted.returns[0], last_return,

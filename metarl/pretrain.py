@@ -19,7 +19,7 @@ import torch
 
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.param_tree import Params, stack
-from metarl.agents.ppo import PPO, Batch
+from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv
 from metarl.meta_train import (
@@ -56,6 +56,11 @@ class PretrainConfig:
         if self.num_epochs <= 0:
             raise ValueError(f"pretrain.num_epochs={self.num_epochs!r} must be > 0")
 
+    def apply(self, config: PPOConfig) -> PPOConfig:
+        """``config`` with these settings in place of its own."""
+        return config.replace(learning_rate=self.learning_rate, clip_coef=self.clip_coef,
+                              num_epochs=self.num_epochs)
+
 
 class Pretrainer:
     """PPO on a mixture of training tasks, resumable one (meta-iteration sized) step at a time.
@@ -79,10 +84,8 @@ class Pretrainer:
         cfg = ppo.config
         self.optimizer = BatchedAdam(self.params, settings.learning_rate, eps=cfg.adam_eps)
         n = config.meta_batch  # the mixture's batch: n tasks' rollouts as one task's
-        self.mixture = PPO(ppo.family, ppo.policy, cfg.replace(
-            num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n,
-            learning_rate=settings.learning_rate, clip_coef=settings.clip_coef,
-            num_epochs=settings.num_epochs))
+        self.mixture = PPO(ppo.family, ppo.policy, settings.apply(cfg).replace(
+            num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n))
         self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
                                                  device=self.device)
         self.iteration = 0
@@ -122,7 +125,7 @@ class Pretrainer:
         check_finite(self.params, f"pretraining iteration {it}")
         self.iteration = it
         val = math.nan
-        if it % self.config.val_every == 0 or it == self.config.meta_iterations:
+        if self.config.validates_at(it):
             val = validation_return(self.ppo, self.theta, self.val_tasks,
                                     self.config.val_updates, self.seed + 2)
         return make_record(it, self.env_steps, self.optimizer.lr, returns[0], returns[-1],
