@@ -1,11 +1,12 @@
-"""Meta-training over batched PPO: Reptile or first-order MAML, one outer step at a time.
+"""Meta-training: Reptile or first-order MAML over any inner learner, one outer step at a time.
 
-Every meta-iteration samples a meta-batch of training tasks and adapts theta to all of them at
-once with :meth:`metarl.agents.ppo.PPO.adapt`. Reptile then moves theta toward the adapted
-weights (:class:`metarl.reptile.ReptileOuter`); first-order MAML collects one more rollout with
-each adapted policy and applies minus the mean gradient of the loss there
-(:mod:`metarl.fomaml`). Every ``val_every`` iterations the trainer measures the return on the
-fixed validation tasks after ``val_updates`` inner updates from the current theta.
+Every meta-iteration samples a meta-batch of training tasks and has the inner learner
+(:mod:`metarl.inner_learner`: batched PPO, or SGD on regression tasks) adapt theta to all of them
+at once. Reptile then moves theta toward the adapted weights (:class:`metarl.reptile.ReptileOuter`);
+first-order MAML computes each task's gradient at its adapted weights on fresh data (one more
+rollout, or new labelled points) and applies minus their mean. Every ``val_every`` iterations the
+trainer measures the learner's score on the fixed validation tasks after ``val_updates`` inner
+updates from the current theta.
 
 A :class:`MetaTrainer` holds the whole state of a run (theta, the outer optimizer, the iteration
 and every random generator), so that :meth:`MetaTrainer.state_dict` and
@@ -17,21 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
 from metarl.agents.param_tree import Params, flatten
 from metarl.agents.ppo import PPO
-from metarl.envs import TaskParams
-from metarl.fomaml import FomamlConfig, fomaml_direction, post_adaptation_gradients
-from metarl.reptile import (
-    GROUPS,
-    OUTER_OPTIMIZERS,
-    ReptileOuter,
-    names_in_groups,
-    reptile_delta,
-)
+from metarl.fomaml import FomamlConfig, fomaml_direction
+from metarl.inner_learner import InnerLearner, QueryGradients, Record
+from metarl.ppo_learner import PPOLearner
+from metarl.reptile import GROUPS, OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
 
 ALGORITHMS = ("reptile", "fomaml")
 
@@ -42,7 +38,8 @@ class MetaConfig:
 
     :param meta_iterations: outer steps.
     :param meta_batch: training tasks adapted per outer step.
-    :param inner_iterations: PPO iterations per task inside one outer step.
+    :param inner_iterations: inner updates per task inside one outer step (PPO iterations,
+        optimizer steps).
     :param epsilon: Reptile's outer step size (the outer optimizer's learning rate).
     :param anneal: anneal ``epsilon`` linearly to 0 over ``meta_iterations`` (as the paper does).
     :param outer_optimizer: ``"none"`` (plain Reptile), ``"sgd"`` or ``"adam"``.
@@ -97,46 +94,6 @@ class MetaConfig:
         return iteration % self.val_every == 0 or iteration == self.meta_iterations
 
 
-class MetaRecord(NamedTuple):
-    """One outer step's record (plain Python numbers, for CSV files and progress bars).
-
-    :param iteration: outer steps done.
-    :param env_steps: env steps collected for training so far (validation excluded).
-    :param step_size: the outer step size (or learning rate) used by this step.
-    :param train_return_first: mean return of the meta-batch's first rollout (theta itself).
-    :param train_return_last: mean return of the step's last rollout (the most adapted policy).
-    :param val_return: validation return after ``val_updates`` updates (NaN when not measured).
-    :param approx_kl: mean inner approx-KL over tasks and iterations.
-    :param clip_frac: mean inner clip fraction.
-    :param entropy: mean inner policy entropy.
-    :param log_std: mean of theta's log-std after the step (NaN for Discrete actions).
-    :param update_norm: L2 norm of theta's change in this step.
-    """
-
-    iteration: int
-    env_steps: int
-    step_size: float
-    train_return_first: float
-    train_return_last: float
-    val_return: float
-    approx_kl: float
-    clip_frac: float
-    entropy: float
-    log_std: float
-    update_norm: float
-
-
-def validation_return(ppo: PPO, theta: Params, tasks: TaskParams, updates: int,
-                      seed: int) -> float:
-    """Mean return over ``tasks`` of the policy after ``updates`` PPO updates from ``theta``.
-
-    Uses its own generator seeded by ``seed``, so that measuring never changes a training run.
-    """
-    gen = torch.Generator(device=tasks.device).manual_seed(seed)
-    out = ppo.adapt(theta, tasks, updates, gen, evaluate_final=True)
-    return out.returns[-1].nanmean().item()
-
-
 def check_finite(params: Params, what: str) -> None:
     """Raise ``FloatingPointError`` naming the tasks whose stacked ``params`` hold NaN or Inf."""
     bad = ~torch.isfinite(flatten(params, batch_dims=1)).all(dim=1)
@@ -145,49 +102,30 @@ def check_finite(params: Params, what: str) -> None:
         raise FloatingPointError(f"{what}: NaN or Inf in the parameters of task(s) {tasks}")
 
 
-def make_record(iteration: int, env_steps: int, step_size: float, first_return: torch.Tensor,
-                last_return: torch.Tensor, stats: dict[str, torch.Tensor], val_return: float,
-                theta: Params, before: Params) -> MetaRecord:
-    """A :class:`MetaRecord` from one outer step's returns, PPO statistics and theta change.
-
-    :param first_return: per-task mean return of the step's first rollout.
-    :param last_return: per-task mean return of its last rollout.
-    :param stats: PPO statistics ``{name: [iterations, T]}`` (see ``PPO.adapt``).
-    """
-    def mean(name: str) -> float:
-        value = stats[name]
-        return value.mean().item() if value.numel() else math.nan
-
-    change = flatten(theta) - flatten(before)
-    return MetaRecord(
-        iteration, env_steps, step_size,
-        first_return.nanmean().item(), last_return.nanmean().item(), val_return,
-        mean("approx_kl"), mean("clip_frac"), mean("entropy"),
-        theta["log_std"].mean().item() if "log_std" in theta else math.nan,
-        change.norm().item(),
-    )
-
-
 class MetaTrainer:
-    """Reptile or first-order MAML over batched PPO, resumable one outer step at a time.
+    """Reptile or first-order MAML over an inner learner, resumable one outer step at a time.
 
-    :param ppo: the inner learner (its family supplies the tasks).
+    :param learner: the inner learner (:mod:`metarl.inner_learner`; a :class:`PPO` is wrapped in
+        a :class:`~metarl.ppo_learner.PPOLearner`); it supplies the tasks.
     :param theta: the initial shared parameters (copied).
     :param config: outer-loop settings.
-    :param seed: seeds task sampling, actions and start states.
+    :param seed: seeds task sampling and the learner's randomness (actions, start states, data).
     :param algorithm: ``"reptile"`` or ``"fomaml"``.
     :param fomaml: first-order MAML's outer settings (used when ``algorithm="fomaml"``).
     """
 
-    def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0,
-                 algorithm: str = "reptile", fomaml: FomamlConfig | None = None) -> None:
+    def __init__(self, learner: InnerLearner | PPO, theta: Params, config: MetaConfig,
+                 seed: int = 0, algorithm: str = "reptile",
+                 fomaml: FomamlConfig | None = None) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={algorithm!r} must be one of {', '.join(ALGORITHMS)}")
-        self.ppo, self.config, self.seed, self.algorithm = ppo, config, seed, algorithm
+        if isinstance(learner, PPO):
+            learner = PPOLearner(learner)
+        self.learner, self.config, self.seed, self.algorithm = learner, config, seed, algorithm
         self.device = next(iter(theta.values())).device
         self.task_gen = torch.Generator().manual_seed(seed)
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        names = names_in_groups(theta, config.groups, len(ppo.policy.hidden))
+        names = learner.meta_names(theta, config.groups)
         if algorithm == "reptile":
             self.outer = ReptileOuter(theta, config.epsilon,
                                       config.meta_iterations if config.anneal else None,
@@ -196,9 +134,18 @@ class MetaTrainer:
             fomaml = fomaml or FomamlConfig()
             self.outer = ReptileOuter(theta, fomaml.learning_rate, None, fomaml.optimizer,
                                       0.0, names)
-        self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
-                                                 device=self.device)
-        self.env_steps = 0
+        self.val_tasks = learner.sample_tasks(config.val_tasks, split="val", device=self.device)
+        self.samples = 0
+
+    @property
+    def record_fields(self) -> tuple[str, ...]:
+        """The columns of this trainer's records."""
+        return tuple(self.learner.record_type._fields)
+
+    @property
+    def record_unit(self) -> str:
+        """What the records' sample count counts (``steps``, ``points``)."""
+        return str(self.learner.record_type.unit)
 
     @property
     def theta(self) -> Params:
@@ -215,39 +162,35 @@ class MetaTrainer:
         """Whether all ``meta_iterations`` steps are done."""
         return self.iteration >= self.config.meta_iterations
 
-    def step(self) -> MetaRecord:
+    def step(self) -> Record:
         """One outer step; raises ``FloatingPointError`` (theta unchanged) on NaN or Inf."""
-        cfg, ppo = self.config, self.ppo
+        cfg, learner = self.config, self.learner
         it = self.iteration + 1
-        tasks = ppo.family.tasks.sample(cfg.meta_batch, self.task_gen, device=self.device)
-        adapted = ppo.adapt(self.theta, tasks, cfg.inner_iterations, self.gen)
+        tasks = learner.sample_tasks(cfg.meta_batch, self.task_gen, device=self.device)
+        adapted = learner.adapt(self.theta, tasks, cfg.inner_iterations, self.gen)
         check_finite(adapted.params, f"meta-iteration {it}: adaptation")
-        rollouts = cfg.inner_iterations
-        last_return = adapted.returns[-1]
+        query: QueryGradients | None = None
         if self.algorithm == "reptile":
             direction = reptile_delta(self.theta, adapted.params)
         else:
-            post = post_adaptation_gradients(ppo, adapted.params, tasks, self.gen)
-            check_finite(post.grads, f"meta-iteration {it}: post-adaptation gradient")
-            direction = fomaml_direction(post.grads)
-            rollouts += 1
-            last_return = post.returns
+            query = learner.query_gradients(adapted, tasks, self.gen)
+            check_finite(query.grads, f"meta-iteration {it}: post-adaptation gradient")
+            direction = fomaml_direction(query.grads)
         before = {k: v.clone() for k, v in self.theta.items()}
         step_size = self.outer.current_epsilon()
         self.outer.apply(direction)  # moves only the meta-learned groups
-        self.env_steps += cfg.meta_batch * rollouts * adapted.env_steps
+        self.samples += adapted.samples + (query.samples if query is not None else 0)
         val = math.nan
         if cfg.validates_at(it):
-            val = validation_return(ppo, self.theta, self.val_tasks, cfg.val_updates,
-                                    self.seed + 2)
-        return make_record(it, self.env_steps, step_size, adapted.returns[0], last_return,
-                           adapted.stats, val, self.theta, before)
+            val = learner.validate(self.theta, self.val_tasks, cfg.val_updates, self.seed + 2)
+        return learner.record(it, self.samples, step_size, adapted, query, val, self.theta,
+                              before)
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: outer state, env steps and generator states."""
+        """Everything needed to continue exactly: outer state, samples and generator states."""
         return {
             "outer": self.outer.state_dict(),
-            "env_steps": self.env_steps,
+            "samples": self.samples,
             "task_gen": self.task_gen.get_state(),
             "gen": self.gen.get_state(),
         }
@@ -255,7 +198,7 @@ class MetaTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
         self.outer.load_state_dict(state["outer"])
-        self.env_steps = int(state["env_steps"])
+        self.samples = int(state["samples"])
         self.task_gen.set_state(state["task_gen"])
         self.gen.set_state(state["gen"])
 
@@ -265,23 +208,23 @@ class MetaResult:
     """What :func:`meta_train` returns: the final theta and one record per outer step."""
 
     theta: Params
-    history: list[MetaRecord] = field(default_factory=list)
+    history: list[Any] = field(default_factory=list)
 
 
-def meta_train(ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0,
-               on_step: Callable[[MetaRecord], Any] | None = None,
+def meta_train(learner: InnerLearner | PPO, theta: Params, config: MetaConfig, seed: int = 0,
+               on_step: Callable[[Any], Any] | None = None,
                algorithm: str = "reptile", fomaml: FomamlConfig | None = None) -> MetaResult:
     """Run a :class:`MetaTrainer` to the end (no checkpoints; the command line adds those).
 
-    :param ppo: the inner learner.
+    :param learner: the inner learner (a :class:`PPO` is wrapped in a ``PPOLearner``).
     :param theta: the initial shared parameters.
     :param config: outer-loop settings.
     :param seed: seeds task sampling, actions and start states.
-    :param on_step: called with each :class:`MetaRecord` (a progress bar, a CSV writer).
+    :param on_step: called with each outer step's record (a progress bar, a CSV writer).
     :param algorithm: ``"reptile"`` or ``"fomaml"``.
     :param fomaml: first-order MAML's outer settings.
     """
-    trainer = MetaTrainer(ppo, theta, config, seed, algorithm, fomaml)
+    trainer = MetaTrainer(learner, theta, config, seed, algorithm, fomaml)
     history = []
     while not trainer.done:
         record = trainer.step()

@@ -22,13 +22,8 @@ from metarl.agents.param_tree import Params, stack
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv
-from metarl.meta_train import (
-    MetaConfig,
-    MetaRecord,
-    check_finite,
-    make_record,
-    validation_return,
-)
+from metarl.meta_train import MetaConfig, check_finite
+from metarl.ppo_learner import MetaRecord, make_record, validation_return
 
 
 @dataclass(frozen=True)
@@ -90,6 +85,8 @@ class Pretrainer:
                                                  device=self.device)
         self.iteration = 0
         self.env_steps = 0
+
+    record_fields, record_unit = MetaRecord._fields, MetaRecord.unit
 
     @property
     def theta(self) -> Params:

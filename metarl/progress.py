@@ -13,28 +13,33 @@ from typing import TextIO
 
 
 class Progress:
-    """Iteration, env steps, latest returns, speed and time left of one training phase.
+    """Iteration, samples, latest scores, speed and time left of one training phase.
 
     :param label: what is being trained (``reptile``, ``pretrain`` ...).
     :param total: iterations of the phase.
     :param start: iterations already done (a resumed run).
     :param stream: where to draw (default stderr).
+    :param unit: what the sample count counts (``steps`` of environments, labelled ``points``).
     """
 
     def __init__(self, label: str, total: int, start: int = 0,
-                 stream: TextIO | None = None) -> None:
-        self.label, self.total, self.start = label, total, start
+                 stream: TextIO | None = None, unit: str = "steps") -> None:
+        self.label, self.total, self.start, self.unit = label, total, start, unit
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.began = time.perf_counter()
         self.val = math.nan
         self.every = max(1, (total - start) // 10)
 
-    def update(self, iteration: int, env_steps: int, train_return: float,
-               val_return: float) -> None:
-        """Show the state after ``iteration`` iterations."""
-        if not math.isnan(val_return):
-            self.val = val_return
+    def update(self, iteration: int, samples: int, train: float, val: float) -> None:
+        """Show the state after ``iteration`` iterations.
+
+        :param samples: samples so far (env steps, labelled points).
+        :param train: the latest training score (return, loss).
+        :param val: the latest validation score (NaN when not measured at this iteration).
+        """
+        if not math.isnan(val):
+            self.val = val
         done = iteration - self.start
         elapsed = time.perf_counter() - self.began
         rate = elapsed / done if done else math.nan
@@ -43,7 +48,7 @@ class Progress:
         filled = int(width * iteration / self.total)
         bar = "#" * filled + "." * (width - filled)
         line = (f"{self.label:<9} {iteration:>5}/{self.total} [{bar}]"
-                f" {_count(env_steps):>6} steps  train {train_return:7.2f}  val {self.val:7.2f}"
+                f" {_count(samples):>6} {self.unit}  train {train:7.2f}  val {self.val:7.2f}"
                 f"  {rate:5.2f} s/it  {_clock(elapsed)} elapsed, {_clock(left)} left")
         if self.tty:
             self.stream.write("\r" + line)

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from metarl.config import ExperimentConfig, config_differences, dump_config, load_config
-from metarl.meta_train import MetaRecord
-
-METRIC_COLUMNS = ("method", *MetaRecord._fields, "wall_time_s")
+from metarl.inner_learner import Record
+from metarl.ppo_learner import MetaRecord
 
 
 class RunDir:
@@ -97,10 +96,13 @@ class MetricsLog:
     :param resume_from: the iteration training continues from: this method's rows after it
         (left by a run stopped after its last checkpoint) are dropped, to be recomputed
         identically.
+    :param fields: the record's fields (the columns between ``method`` and ``wall_time_s``).
     """
 
-    def __init__(self, run: RunDir, method: str, resume_from: int = 0) -> None:
+    def __init__(self, run: RunDir, method: str, resume_from: int = 0,
+                 fields: tuple[str, ...] = MetaRecord._fields) -> None:
         self.path, self.method = run.metrics, method
+        self.columns = ("method", *fields, "wall_time_s")
         if self.path.exists():
             rows = read_metrics(self.path)
             keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
@@ -118,12 +120,12 @@ class MetricsLog:
 
     def _write(self, rows: list[dict[str, Any]], mode: str) -> None:
         with self.path.open(mode, newline="") as f:
-            out = csv.DictWriter(f, METRIC_COLUMNS)
+            out = csv.DictWriter(f, self.columns)
             if mode == "w":
                 out.writeheader()
             out.writerows(rows)
 
-    def append(self, record: MetaRecord, wall_time: float) -> None:
+    def append(self, record: Record, wall_time: float) -> None:
         """Add one row."""
         row = {"method": self.method, **record._asdict(), "wall_time_s": round(wall_time, 3)}
         self._write([row], "a")

@@ -23,7 +23,8 @@ from metarl.agents.param_tree import Params
 from metarl.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
 from metarl.components import build_components, initial_theta, resolve_device
 from metarl.config import ExperimentConfig
-from metarl.meta_train import MetaRecord, MetaTrainer
+from metarl.inner_learner import Record
+from metarl.meta_train import MetaTrainer
 from metarl.pretrain import Pretrainer
 from metarl.progress import Progress
 from metarl.run_dir import MetricsLog, RunDir, prepare_run_dir
@@ -46,7 +47,15 @@ class Trainer(Protocol):
     def done(self) -> bool:
         """Whether the budget is spent."""
 
-    def step(self) -> MetaRecord:
+    @property
+    def record_fields(self) -> tuple[str, ...]:
+        """The fields of :meth:`step`'s records."""
+
+    @property
+    def record_unit(self) -> str:
+        """What the records' sample count counts (``steps``, ``points``)."""
+
+    def step(self) -> Record:
         """One meta-iteration."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -131,9 +140,9 @@ def train_method(run: RunDir, method: str, config: ExperimentConfig, device: tor
                  "wall_time_s": elapsed}
         return save_checkpoint(state, checkpoint_path(directory, trainer.iteration))
 
-    log = MetricsLog(run, method, resume_from=trainer.iteration)
+    log = MetricsLog(run, method, resume_from=trainer.iteration, fields=trainer.record_fields)
     progress = None if quiet else Progress(method, config.meta.meta_iterations,
-                                           trainer.iteration)
+                                           trainer.iteration, unit=trainer.record_unit)
     try:
         with _SigintFlag() as sigint:
             while not trainer.done:
@@ -147,8 +156,7 @@ def train_method(run: RunDir, method: str, config: ExperimentConfig, device: tor
                 elapsed += time.perf_counter() - began
                 log.append(record, elapsed)
                 if progress is not None:
-                    progress.update(record.iteration, record.env_steps, record.train_return_last,
-                                    record.val_return)
+                    progress.update(record.iteration, *record.progress())
                 every = config.run.checkpoint_every
                 if trainer.done or record.iteration % every == 0 or sigint.raised:
                     path = save()

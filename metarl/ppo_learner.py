@@ -1,0 +1,137 @@
+"""Batched PPO behind the inner-learner interface: the reinforcement-learning side of metarl.
+
+Adapts with :meth:`metarl.agents.ppo.PPO.adapt`, scores by mean episode return (higher is better)
+and records returns and PPO statistics per outer step (:class:`MetaRecord`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from metarl.agents.param_tree import Params, flatten
+from metarl.agents.ppo import PPO, AdaptResult
+from metarl.envs import TaskParams
+from metarl.fomaml import post_adaptation_gradients
+from metarl.inner_learner import Adaptation, QueryGradients
+from metarl.reptile import names_in_groups
+
+
+class MetaRecord(NamedTuple):
+    """One outer step's record (plain Python numbers, for CSV files and progress bars).
+
+    :param iteration: outer steps done.
+    :param env_steps: env steps collected for training so far (validation excluded).
+    :param step_size: the outer step size (or learning rate) used by this step.
+    :param train_return_first: mean return of the meta-batch's first rollout (theta itself).
+    :param train_return_last: mean return of the step's last rollout (the most adapted policy).
+    :param val_return: validation return after ``val_updates`` updates (NaN when not measured).
+    :param approx_kl: mean inner approx-KL over tasks and iterations.
+    :param clip_frac: mean inner clip fraction.
+    :param entropy: mean inner policy entropy.
+    :param log_std: mean of theta's log-std after the step (NaN for Discrete actions).
+    :param update_norm: L2 norm of theta's change in this step.
+    """
+
+    iteration: int
+    env_steps: int
+    step_size: float
+    train_return_first: float
+    train_return_last: float
+    val_return: float
+    approx_kl: float
+    clip_frac: float
+    entropy: float
+    log_std: float
+    update_norm: float
+
+    unit = "steps"  # what the sample count counts (a class attribute, not a field)
+
+    def progress(self) -> tuple[int, float, float]:
+        """Env steps, the last training return and the validation return."""
+        return self.env_steps, self.train_return_last, self.val_return
+
+
+def validation_return(ppo: PPO, theta: Params, tasks: TaskParams, updates: int,
+                      seed: int) -> float:
+    """Mean return over ``tasks`` of the policy after ``updates`` PPO updates from ``theta``.
+
+    Uses its own generator seeded by ``seed``, so that measuring never changes a training run.
+    """
+    gen = torch.Generator(device=tasks.device).manual_seed(seed)
+    out = ppo.adapt(theta, tasks, updates, gen, evaluate_final=True)
+    return out.returns[-1].nanmean().item()
+
+
+def make_record(iteration: int, env_steps: int, step_size: float, first_return: torch.Tensor,
+                last_return: torch.Tensor, stats: dict[str, torch.Tensor], val_return: float,
+                theta: Params, before: Params) -> MetaRecord:
+    """A :class:`MetaRecord` from one outer step's returns, PPO statistics and theta change.
+
+    :param first_return: per-task mean return of the step's first rollout.
+    :param last_return: per-task mean return of its last rollout.
+    :param stats: PPO statistics ``{name: [iterations, T]}`` (see ``PPO.adapt``).
+    """
+    def mean(name: str) -> float:
+        value = stats[name]
+        return value.mean().item() if value.numel() else math.nan
+
+    return MetaRecord(
+        iteration, env_steps, step_size,
+        first_return.nanmean().item(), last_return.nanmean().item(), val_return,
+        mean("approx_kl"), mean("clip_frac"), mean("entropy"),
+        theta["log_std"].mean().item() if "log_std" in theta else math.nan,
+        update_norm(theta, before),
+    )
+
+
+def update_norm(theta: Params, before: Params) -> float:
+    """L2 norm of the change from ``before`` to ``theta``."""
+    return (flatten(theta) - flatten(before)).norm().item()
+
+
+class PPOLearner:
+    """:class:`~metarl.inner_learner.InnerLearner` over batched PPO on ``ppo``'s family."""
+
+    record_type = MetaRecord
+
+    def __init__(self, ppo: PPO) -> None:
+        self.ppo = ppo
+
+    def sample_tasks(self, n: int, generator: torch.Generator | None = None,
+                     split: str = "train", device: torch.device | str = "cpu") -> TaskParams:
+        """``n`` tasks of the family's ``split``."""
+        return self.ppo.family.tasks.sample(n, generator, split=split,  # type: ignore[arg-type]
+                                            device=device)
+
+    def meta_names(self, theta: Params, groups: tuple[str, ...]) -> list[str]:
+        """Actor-critic parameters in ``groups`` (``body``, ``head``, ``log_std``, ``value``)."""
+        return names_in_groups(theta, groups, len(self.ppo.policy.hidden))
+
+    def adapt(self, theta: Params, tasks: TaskParams, steps: int,
+              generator: torch.Generator) -> Adaptation:
+        """``steps`` PPO iterations on every task; ``details`` is the :class:`AdaptResult`."""
+        out = self.ppo.adapt(theta, tasks, steps, generator)
+        return Adaptation(out.params, tasks.num_tasks * steps * out.env_steps, out)
+
+    def query_gradients(self, adapted: Adaptation, tasks: TaskParams,
+                        generator: torch.Generator) -> QueryGradients:
+        """PPO-loss gradients on one more rollout of each adapted policy."""
+        post = post_adaptation_gradients(self.ppo, adapted.params, tasks, generator)
+        result: AdaptResult = adapted.details
+        return QueryGradients(post.grads, tasks.num_tasks * result.env_steps, post)
+
+    def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
+        """Mean return after ``steps`` PPO updates (higher is better)."""
+        return validation_return(self.ppo, theta, tasks, steps, seed)
+
+    def record(self, iteration: int, samples: int, step_size: float, adapted: Adaptation,
+               query: QueryGradients | None, val: float, theta: Params,
+               before: Params) -> MetaRecord:
+        """Returns of the first and last rollouts, PPO statistics, theta's change."""
+        result: AdaptResult = adapted.details
+        last = query.details.returns if query is not None else result.returns[-1]
+        return make_record(iteration, samples, step_size, result.returns[0], last, result.stats,
+                           val, theta, before)
