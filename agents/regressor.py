@@ -61,7 +61,7 @@ class MLPRegressor:
         return theta
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
-        """Outputs ``[T, N, out_dim]`` of the ``T`` stacked networks on inputs ``[T, N, in_dim]``."""
+        """Outputs ``[T, N, out_dim]`` of ``T`` stacked networks on inputs ``[T, N, in_dim]``."""
         act = ACTIVATIONS[self.activation]
         n = len(self.hidden)
         for i in range(n + 1):

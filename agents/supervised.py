@@ -52,10 +52,12 @@ class SupervisedResult(NamedTuple):
     :param params: adapted parameters ``{name: [T, ...]}``.
     :param losses: ``[steps + 1, T]`` mean squared error on each task's whole support set after
         ``k`` steps, ``k = 0..steps``.
+    :param query_losses: ``[steps + 1, T]`` the same on the query points (``None`` without them).
     """
 
     params: Params
     losses: torch.Tensor
+    query_losses: torch.Tensor | None = None
 
 
 class SupervisedLearner:
@@ -82,7 +84,8 @@ class SupervisedLearner:
         return dict(zip(leaves, grads, strict=True)), losses.detach()
 
     def adapt(self, theta: Params, x: torch.Tensor, y: torch.Tensor, steps: int,
-              generator: torch.Generator | None = None) -> SupervisedResult:
+              generator: torch.Generator | None = None,
+              query: tuple[torch.Tensor, torch.Tensor] | None = None) -> SupervisedResult:
         """``steps`` optimizer steps from ``theta`` on every task's support set ``x, y``.
 
         :param theta: shared parameters (no task dimension) or stacked ``[T, ...]`` ones.
@@ -90,6 +93,8 @@ class SupervisedLearner:
         :param y: support targets ``[T, K, out_dim]``.
         :param steps: optimizer steps (0 returns ``theta`` stacked).
         :param generator: shuffles the minibatches (unused for full-batch steps).
+        :param query: held-out points ``(x, y)`` of every task, scored after each step (they
+            never enter the updates).
         """
         if not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps={steps!r} must be a non-negative integer")
@@ -101,10 +106,13 @@ class SupervisedLearner:
         cfg = self.config
         batch = cfg.batch_size if 0 < cfg.batch_size < k else k
         adam = BatchedAdam(params, cfg.learning_rate) if cfg.optimizer == "adam" else None
-        losses = []
+        losses, query_losses = [], []
         rows = torch.arange(num_tasks, device=x.device).unsqueeze(1)
         order, pos = rows.expand(num_tasks, k), k  # the first minibatch step shuffles
         for _ in range(steps):
+            if query is not None:
+                with torch.no_grad():
+                    query_losses.append(self.loss(params, *query))
             if batch < k:
                 if pos + batch > k:  # a new pass over the support set (a short rest is dropped)
                     noise = torch.rand((num_tasks, k), generator=generator, device=x.device)
@@ -124,4 +132,7 @@ class SupervisedLearner:
                         p.sub_(grads[n], alpha=cfg.learning_rate)
         with torch.no_grad():
             losses.append(self.loss(params, x, y))
-        return SupervisedResult(params, torch.stack(losses))
+            if query is not None:
+                query_losses.append(self.loss(params, *query))
+        return SupervisedResult(params, torch.stack(losses),
+                                torch.stack(query_losses) if query is not None else None)

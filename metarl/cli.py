@@ -1,6 +1,7 @@
 """The ``metarl`` command line.
 
-``metarl envs`` lists the environment families, their task parameters and splits.
+``metarl envs`` lists the task families (RL environments, sine regression), their parameters and
+splits.
 ``metarl train CONFIG`` meta-trains, trains the baselines, evaluates them on held-out tasks and
 plots the adaptation curves; ``metarl evaluate RUN_DIR`` and ``metarl plot RUN_DIR`` redo the last
 two steps. ``metarl demo`` runs a random policy on every family's held-out tasks (the floor).
@@ -16,11 +17,13 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
-from metarl.envs import FAMILIES
+from metarl.envs import FAMILIES, TaskSampler
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
     """Print every registered family with its task parameters, ranges, defaults and splits."""
+    from metarl.envs.sine import SineRegression
+
     for name, family_type in FAMILIES.items():
         family = family_type()
         print(f"{name}  ({family.gym_id})")
@@ -30,22 +33,30 @@ def cmd_envs(args: argparse.Namespace) -> int:
                     else f"Box({act.low.min():g}, {act.high.max():g}, {act.shape})")
         print(f"  observation Box{obs.shape} {obs.dtype}, action {act_text}, "
               f"episode limit {family.max_episode_steps} steps")
-        print("  task parameters:")
-        for spec in family.tasks.specs:
-            if spec.low == spec.high:
-                sampling = f"fixed at {spec.low:g}"
-            else:
-                law = "log-uniform" if spec.log_uniform else "uniform"
-                dims = f"^{spec.shape[0]}" if spec.shape else ""
-                sampling = f"{law} in [{spec.low:g}, {spec.high:g}]{dims}"
-            print(f"    {spec.name:<10} default {spec.default!s:<12} {sampling:<32} {spec.doc}")
-        print("  splits:")
-        sizes = family.default_split_sizes
-        for split, text in family.tasks.describe().items():
-            size = f" ({sizes[split]} tasks by default)" if split in sizes else ""
-            print(f"    {split:<5} {text}{size}")
-        print()
+        _print_tasks(family.tasks, family.default_split_sizes)
+    sine = SineRegression()
+    print(f"{sine.name}  (supervised regression, e.g. experiments/sine.toml)")
+    print(f"  {sine.description}")
+    print(f"  inputs x uniform in [{sine.x_range[0]:g}, {sine.x_range[1]:g}]")
+    _print_tasks(sine.tasks, {})
     return 0
+
+
+def _print_tasks(sampler: TaskSampler, sizes: dict[str, int]) -> None:
+    print("  task parameters:")
+    for spec in sampler.specs:
+        if spec.low == spec.high:
+            sampling = f"fixed at {spec.low:g}"
+        else:
+            law = "log-uniform" if spec.log_uniform else "uniform"
+            dims = f"^{spec.shape[0]}" if spec.shape else ""
+            sampling = f"{law} in [{spec.low:g}, {spec.high:g}]{dims}"
+        print(f"    {spec.name:<10} default {spec.default!s:<12} {sampling:<32} {spec.doc}")
+    print("  splits:")
+    for split, text in sampler.describe().items():
+        size = f" ({sizes[split]} tasks by default)" if split in sizes else ""
+        print(f"    {split:<5} {text}{size}")
+    print()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -80,26 +91,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
     from metarl.components import resolve_device
-    from metarl.config import ConfigError, EvalConfig
-    from metarl.evaluate import evaluate_run
+    from metarl.config import ConfigError
     from metarl.plots import plot_run
     from metarl.run_dir import RunDir
+    from metarl.sine_config import SineExperimentConfig
+    from metarl.train import evaluate_any
 
     run = RunDir(Path(args.run_dir))
-    settings = run.load_config().eval
-    changes = {"methods": tuple(args.methods) if args.methods else None,
-               "episodes": args.episodes, "updates": args.k,
+    config = run.load_config()
+    changes = {"methods": tuple(args.methods) if args.methods else None, "updates": args.k,
                "seeds": tuple(args.seeds) if args.seeds else None,
-               "test_tasks": args.tasks, "oracle_iterations": args.oracle_iterations,
-               "split": args.split}
+               "test_tasks": args.tasks, "split": args.split}
+    only = {"episodes": args.episodes, "oracle_iterations": args.oracle_iterations}
+    if isinstance(config, SineExperimentConfig):
+        for name, value in only.items():
+            if value is not None:
+                raise ConfigError(f"--{name.replace('_', '-')}={value} applies to RL runs; "
+                                  f"{run.path} is a Sine run")
+        only = {"shots": args.shots}
+    elif args.shots is not None:
+        raise ConfigError(f"--shots={args.shots} applies to Sine runs; {run.path} is an RL run")
+    changes.update(only)
     try:
         settings = dataclasses.replace(
-            settings, **{k: v for k, v in changes.items() if v is not None})
+            config.eval, **{k: v for k, v in changes.items() if v is not None})
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    assert isinstance(settings, EvalConfig)
     device = resolve_device(args.device) if args.device else None
-    evaluate_run(run, settings, device=device, force=args.force)
+    evaluate_any(run, settings, device=device, force=args.force)
     plot_run(run)
     return 0
 
@@ -117,7 +136,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``metarl`` command."""
     parser = argparse.ArgumentParser(
-        prog="metarl", description="Meta-reinforcement learning: Reptile over batched PPO."
+        prog="metarl",
+        description="Meta-learning: Reptile over batched PPO (RL) or batched SGD (regression).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("envs", help="list environment families, task parameters and splits")
@@ -137,13 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a run's methods on held-out tasks")
     p.add_argument("run_dir")
     p.add_argument("--methods", nargs="+", help="methods to evaluate (default: the config's)")
-    p.add_argument("--episodes", type=int, help="episodes (envs per task) per update")
+    p.add_argument("--episodes", type=int,
+                   help="episodes (envs per task) per update (RL runs)")
     p.add_argument("--k", type=int, help="inner updates K (returns after k = 0..K)")
     p.add_argument("--seeds", type=int, nargs="+", help="evaluation seeds")
     p.add_argument("--tasks", type=int, help="number of held-out tasks")
     p.add_argument("--split", choices=("test", "val"),
                    help="evaluate on the test tasks (results) or the validation tasks (tuning)")
     p.add_argument("--oracle-iterations", type=int, help="oracle PPO iterations (0: none)")
+    p.add_argument("--shots", type=int, help="support points per task (Sine runs)")
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")
     p.set_defaults(func=cmd_evaluate)

@@ -1,4 +1,4 @@
-"""The objects an experiment config describes: the family, the policy, the inner learner."""
+"""The objects an experiment config describes: the task family, the network, the inner learner."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
+from metarl.agents.regressor import MLPRegressor
+from metarl.agents.supervised import SupervisedLearner
 from metarl.config import ExperimentConfig
 from metarl.envs import EnvFamily, make_family
+from metarl.envs.sine import SineRegression
+from metarl.regression_learner import RegressionLearner
+from metarl.sine_config import SineExperimentConfig
 
 
 class Components(NamedTuple):
@@ -33,7 +38,7 @@ def build_components(config: ExperimentConfig) -> Components:
     return Components(family, policy, PPO(family, policy, config.ppo))
 
 
-def initial_theta(policy: ActorCritic, seed: int, device: torch.device) -> Params:
+def initial_theta(policy: ActorCritic | MLPRegressor, seed: int, device: torch.device) -> Params:
     """The random initialisation every trained method starts from (and scratch's, per seed)."""
     return policy.init(torch.Generator().manual_seed(seed), device=device)
 
@@ -47,3 +52,21 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"run.device={name!r} but torch sees no CUDA device on this machine")
     return device
+
+
+class SineComponents(NamedTuple):
+    """The task family, the regressor and the inner learner of a sine-regression config."""
+
+    family: SineRegression
+    model: MLPRegressor
+    learner: RegressionLearner
+
+
+def build_sine_components(config: SineExperimentConfig) -> SineComponents:
+    """Instantiate the family, the regressor and the inner learner a sine config describes."""
+    env = config.env
+    family = SineRegression(env.split_seed, dict(env.ranges) or None, env.x_range)
+    model = MLPRegressor(1, 1, tuple(config.model.hidden), config.model.activation)
+    learner = RegressionLearner(family, SupervisedLearner(model, config.inner), env.train_points,
+                                config.eval.shots, config.eval.query_points)
+    return SineComponents(family, model, learner)

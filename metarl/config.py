@@ -166,8 +166,19 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (tuples as lists, ``None`` as ``"none"``), as written to TOML."""
-        return {f.name: _plain(dataclasses.asdict(getattr(self, f.name)))
-                for f in dataclasses.fields(self)}
+        return sections_to_dict(self)
+
+
+def sections_to_dict(config: Any) -> dict[str, dict[str, Any]]:
+    """A config of section dataclasses as a plain nested dict, as written to TOML."""
+    return {f.name: _plain(dataclasses.asdict(getattr(config, f.name)))
+            for f in dataclasses.fields(config)}
+
+
+if typing.TYPE_CHECKING:
+    from metarl.sine_config import SineExperimentConfig
+
+AnyConfig = typing.Union[ExperimentConfig, "SineExperimentConfig"]
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -176,8 +187,12 @@ def read_toml(path: Path) -> dict[str, Any]:
     return tomllib.loads(Path(path).read_text())
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a TOML config and apply ``section.key=value`` overrides; validate everything."""
+def load_config(path: Path, overrides: list[str] | None = None) -> AnyConfig:
+    """Read a TOML config and apply ``section.key=value`` overrides; validate everything.
+
+    ``[env] family = "Sine"`` gives a :class:`~metarl.sine_config.SineExperimentConfig`, any
+    other family an :class:`ExperimentConfig`.
+    """
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -208,12 +223,18 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     node[last] = value
 
 
-def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
-    """Build and validate an :class:`ExperimentConfig` from nested plain data."""
+def config_from_dict(data: dict[str, Any]) -> AnyConfig:
+    """Build and validate an experiment config from nested plain data (see :func:`load_config`)."""
+    from metarl.sine_config import SineExperimentConfig, is_sine
+
+    if is_sine(data):
+        return _build(SineExperimentConfig, data, "")
     return _build(ExperimentConfig, data, "")
 
 
-def _build(cls: type, data: Any, prefix: str) -> Any:
+def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
+    """``cls`` from the keys in ``data``; missing keys come from ``base`` (an instance of ``cls``
+    holding a section's defaults in its parent), else from ``cls``'s own defaults."""
     where = prefix.rstrip(".") or "config"
     if not isinstance(data, dict):
         raise ConfigError(f"{where} = {data!r} must be a table")
@@ -225,7 +246,16 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
             raise ConfigError(f"unknown key {prefix}{key}{hint}; {where} has "
                               f"{', '.join(names)}")
-    kwargs = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in data.items()}
+    kwargs = {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)} if base else {}
+    for k, v in data.items():
+        hint = hints[k]
+        if dataclasses.is_dataclass(hint):  # a section: the parent's default fills it in
+            field_ = next(f for f in dataclasses.fields(cls) if f.name == k)
+            default = (field_.default_factory() if field_.default_factory is not dataclasses.MISSING
+                       else None)
+            kwargs[k] = _build(hint, v, f"{prefix}{k}.", default)
+        else:
+            kwargs[k] = _coerce(hint, v, f"{prefix}{k}")
     try:
         return cls(**kwargs)
     except ConfigError:
@@ -301,7 +331,7 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def dump_config(config: ExperimentConfig) -> str:
+def dump_config(config: AnyConfig) -> str:
     """The fully resolved config as TOML text (every key, defaults included)."""
     lines = []
     for section, values in config.to_dict().items():
@@ -311,7 +341,9 @@ def dump_config(config: ExperimentConfig) -> str:
     return "\n".join(lines)
 
 
-def config_differences(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
+def config_differences(a: AnyConfig, b: AnyConfig) -> list[str]:
     """``section.key`` of every setting that differs between two configs."""
+    if type(a) is not type(b):
+        return ["env.family"]
     da, db = a.to_dict(), b.to_dict()
     return [f"{s}.{k}" for s in da for k in da[s] if da[s][k] != db[s][k]]

@@ -21,6 +21,7 @@ import math
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -104,19 +105,28 @@ def write_results(directory: Path, curves: list[dict[str, float | str | int]],
               summary)
     text = summary_markdown(summary, oracle, family, settings)
     (directory / "summary.md").write_text(text)
-    (directory / "eval.toml").write_text("[eval]\n" + "".join(
-        f"{k} = {toml_value(list(v) if isinstance(v, tuple) else v)}\n"
-        for k, v in dataclasses.asdict(settings).items()))
+    write_settings(directory, settings)
     return summary, text
 
 
-def summarize(rows: list[dict[str, float | str | int]]) -> list[dict[str, float | str | int]]:
-    """Mean and 95% CI over tasks of the per-task mean over seeds, per method and k."""
+def write_settings(directory: Path, settings: Any) -> None:
+    """Write the evaluation settings used (a dataclass) to ``eval.toml``."""
+    (directory / "eval.toml").write_text("[eval]\n" + "".join(
+        f"{k} = {toml_value(list(v) if isinstance(v, tuple) else v)}\n"
+        for k, v in dataclasses.asdict(settings).items()))
+
+
+def summarize(rows: list[dict[str, float | str | int]], value_key: str = "return"
+              ) -> list[dict[str, float | str | int]]:
+    """Mean and 95% CI over tasks of the per-task mean over seeds, per method and k.
+
+    :param value_key: the column averaged (``return``, ``mse``).
+    """
     per_task: dict[tuple[str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[tuple[str, int], set[int]] = defaultdict(set)
     for r in rows:
         key = (str(r["method"]), int(r["k"]))
-        value = float(r["return"])
+        value = float(r[value_key])
         if not math.isnan(value):
             per_task[key][int(r["task"])].append(value)
         seeds[key].add(int(r["seed"]))

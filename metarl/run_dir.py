@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from metarl.config import ExperimentConfig, config_differences, dump_config, load_config
+from metarl.config import AnyConfig, config_differences, dump_config, load_config
 from metarl.inner_learner import Record
 from metarl.ppo_learner import MetaRecord
 
@@ -44,14 +44,14 @@ class RunDir:
         """The TensorBoard log directory of a trained method."""
         return self.path / "tensorboard" / method
 
-    def load_config(self) -> ExperimentConfig:
+    def load_config(self) -> AnyConfig:
         """The run's saved config."""
         if not self.config.is_file():
             raise ValueError(f"{self.path} is not a run directory (no config.toml)")
         return load_config(self.config)
 
 
-def prepare_run_dir(path: Path, config: ExperimentConfig, resume: bool, force: bool) -> RunDir:
+def prepare_run_dir(path: Path, config: AnyConfig, resume: bool, force: bool) -> RunDir:
     """Create the run directory, or check it for ``resume``, or clear it for ``force``.
 
     Raises ``FileExistsError`` for an existing directory without either flag, and ``ValueError``

@@ -1,4 +1,4 @@
-"""``metarl train``: meta-train, train the baselines, evaluate and plot, resumably.
+"""``metarl train``: meta-train, train the baselines, evaluate and plot, resumably (RL or sine).
 
 The trained methods run one after the other from the same initial theta and seed: Reptile, then
 first-order MAML and multi-task pretraining when ``eval.methods`` lists them. Each writes
@@ -21,13 +21,20 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
-from metarl.components import build_components, initial_theta, resolve_device
-from metarl.config import ExperimentConfig
+from metarl.components import (
+    build_components,
+    build_sine_components,
+    initial_theta,
+    resolve_device,
+)
+from metarl.config import AnyConfig
 from metarl.inner_learner import Record
 from metarl.meta_train import MetaTrainer
 from metarl.pretrain import Pretrainer
 from metarl.progress import Progress
+from metarl.regression_pretrain import RegressionPretrainer
 from metarl.run_dir import MetricsLog, RunDir, prepare_run_dir
+from metarl.sine_config import SineExperimentConfig
 
 TRAINED = ("reptile", "fomaml", "pretrain")
 
@@ -73,13 +80,21 @@ class TrainingDiverged(Exception):
     """A NaN or Inf stopped training; the message names the last good checkpoint."""
 
 
-def trained_methods(config: ExperimentConfig) -> list[str]:
+def trained_methods(config: AnyConfig) -> list[str]:
     """The methods ``metarl train`` trains for a config (Reptile always)."""
     return [m for m in TRAINED if m == "reptile" or m in config.eval.methods]
 
 
-def make_trainer(method: str, config: ExperimentConfig, device: torch.device) -> Trainer:
+def make_trainer(method: str, config: AnyConfig, device: torch.device) -> Trainer:
     """A fresh trainer of ``method`` from the run's initial theta."""
+    if isinstance(config, SineExperimentConfig):
+        _, model, learner = build_sine_components(config)
+        start = initial_theta(model, config.run.seed, device)
+        if method == "pretrain":
+            return RegressionPretrainer(learner, start, config.meta, config.run.seed,
+                                        config.pretrain.learning_rate)
+        return MetaTrainer(learner, start, config.meta, config.run.seed, algorithm=method,
+                           fomaml=config.fomaml)
     _, policy, ppo = build_components(config)
     theta = initial_theta(policy, config.run.seed, device)
     if method == "pretrain":
@@ -120,7 +135,7 @@ class _SigintFlag:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def train_method(run: RunDir, method: str, config: ExperimentConfig, device: torch.device,
+def train_method(run: RunDir, method: str, config: AnyConfig, device: torch.device,
                  quiet: bool = False) -> Params:
     """Train (or resume, or skip when finished) one method; returns its final theta."""
     trainer = make_trainer(method, config, device)
@@ -170,7 +185,7 @@ def train_method(run: RunDir, method: str, config: ExperimentConfig, device: tor
     return trainer.theta
 
 
-def train_run(config: ExperimentConfig, out: Path, resume: bool = False, force: bool = False,
+def train_run(config: AnyConfig, out: Path, resume: bool = False, force: bool = False,
               evaluate: bool = True, quiet: bool = False) -> RunDir:
     """The whole job: train every method, then evaluate on the test tasks and plot."""
     device = resolve_device(config.run.device)
@@ -179,13 +194,24 @@ def train_run(config: ExperimentConfig, out: Path, resume: bool = False, force: 
     for method in trained_methods(config):
         train_method(run, method, config, device, quiet)
     if evaluate:
-        from metarl.evaluate import evaluate_run
         from metarl.plots import plot_run
 
         if resume and (run.eval / "curves.csv").exists():
             print(f"{run.eval / 'curves.csv'} exists: kept (metarl evaluate {run.path} --force "
                   "redoes it)")
         else:
-            evaluate_run(run, config.eval, device=device, quiet=quiet)
+            evaluate_any(run, config.eval, device=device, quiet=quiet)
         plot_run(run)
     return run
+
+
+def evaluate_any(run: RunDir, settings: Any, device: torch.device | None = None,
+                 force: bool = True, quiet: bool = False) -> list[dict[str, float | str | int]]:
+    """Evaluate a run of either kind: returns after PPO updates, or errors after SGD steps."""
+    if isinstance(run.load_config(), SineExperimentConfig):
+        from metarl.regression_evaluate import evaluate_regression
+
+        return evaluate_regression(run, settings, device=device, force=force, quiet=quiet)
+    from metarl.evaluate import evaluate_run
+
+    return evaluate_run(run, settings, device=device, force=force, quiet=quiet)

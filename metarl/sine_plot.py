@@ -1,0 +1,69 @@
+"""``plots/sine_fits.png``: what few-shot adaptation looks like, as in the Reptile paper's Figure 1.
+
+For a few held-out tasks (rows) and each trained method (columns): the true curve, the support
+points, and the network's prediction before adaptation and after 1, 10 and ``updates`` inner
+steps on those points (evaluation seed ``eval.seeds[0]``'s points, as in ``curves.csv``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+
+from metarl.components import build_sine_components
+from metarl.config import read_toml
+from metarl.run_dir import RunDir
+from metarl.sine_config import SineEvalConfig, SineExperimentConfig
+from metarl.train import final_theta
+
+TASKS_SHOWN = 3
+
+
+def plot_sine_fits(run: RunDir, tasks_shown: int = TASKS_SHOWN) -> Path:
+    """Draw ``plots/sine_fits.png`` from the run's checkpoints and evaluation settings."""
+    from metarl.plots import LABELS, save_figure
+
+    config = run.load_config()
+    assert isinstance(config, SineExperimentConfig)
+    settings = config.eval
+    saved = run.eval / "eval.toml"
+    if saved.exists():  # the settings of the last evaluation (metarl evaluate may change them)
+        values = read_toml(saved)["eval"]
+        settings = SineEvalConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in values.items()})
+    family, model, learner = build_sine_components(config)
+    methods = [m for m in settings.methods if m != "scratch"]
+    n = min(tasks_shown, settings.test_tasks)
+    every = learner.sample_tasks(settings.test_tasks, split=settings.split)
+    tasks = every.index(slice(0, n))
+    gen = torch.Generator().manual_seed(settings.seeds[0])
+    x, y = family.sample_points(every, settings.shots, gen)  # the evaluation's first seed's
+    x, y = x[:n], y[:n]
+    steps = sorted({0, *(k for k in (1, 10) if k < settings.updates), settings.updates})
+    fig, axes = plt.subplots(n, len(methods), figsize=(3.6 * len(methods), 2.6 * n),
+                             squeeze=False, sharex=True)
+    grid_x, grid_y = family.grid(tasks, 200)
+    for col, method in enumerate(methods):
+        theta = final_theta(run, method)
+        fits = {k: learner.learner.adapt(theta, x, y, k).params for k in steps}
+        for row in range(n):
+            ax = axes[row][col]
+            ax.plot(grid_x[row, :, 0], grid_y[row, :, 0], color="black", lw=1.5, label="true")
+            for i, k in enumerate(steps):
+                pred = model.forward(fits[k], grid_x)[row, :, 0].detach()
+                color = plt.cm.viridis(i / max(1, len(steps) - 1))
+                ax.plot(grid_x[row, :, 0], pred, color=color, lw=1, ls="--" if k == 0 else "-",
+                        label=f"after {k} step{'' if k == 1 else 's'}")
+            ax.scatter(x[row, :, 0], y[row, :, 0], color="red", zorder=3, s=18,
+                       label=f"{settings.shots} support points")
+            if row == 0:
+                ax.set_title(LABELS.get(method, method), fontsize=10)
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"Sine: {settings.shots}-shot adaptation on held-out tasks", fontsize=11)
+    return save_figure(fig, run.plots / "sine_fits.png")
