@@ -246,7 +246,8 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
             hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
             raise ConfigError(f"unknown key {prefix}{key}{hint}; {where} has "
                               f"{', '.join(names)}")
-    kwargs = {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)} if base else {}
+    kwargs = ({f.name: getattr(base, f.name) for f in dataclasses.fields(cls)}
+              if base is not None else {})
     for k, v in data.items():
         hint = hints[k]
         if dataclasses.is_dataclass(hint):  # a section: the parent's default fills it in

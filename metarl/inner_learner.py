@@ -50,6 +50,7 @@ class Record(Protocol):
 
     iteration: int
     _fields: tuple[str, ...]
+    unit: str  # what the sample count counts (``steps``, ``points``); a class attribute
 
     def _asdict(self) -> dict[str, Any]:
         """The record as ``{column: value}``."""

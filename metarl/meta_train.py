@@ -198,7 +198,7 @@ class MetaTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
         self.outer.load_state_dict(state["outer"])
-        self.samples = int(state["samples"])
+        self.samples = int(state.get("samples", state.get("env_steps", 0)))  # older checkpoints
         self.task_gen.set_state(state["task_gen"])
         self.gen.set_state(state["gen"])
 
