@@ -37,6 +37,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 METHODS = ("reptile", "scratch", "pretrain", "fomaml")
+RL_ONLY_METHODS = ("sb3",)  # stable-baselines3 PPO from scratch on each task (RL evaluation)
 
 
 class ConfigError(ValueError):
@@ -113,7 +114,8 @@ class EvalConfig:
     """Evaluation of fast adaptation on held-out tasks.
 
     :param methods: initialisations compared (``reptile``, ``scratch``, ``pretrain``,
-        ``fomaml``); the trained ones are trained by ``metarl train``.
+        ``fomaml``, and ``sb3``: stable-baselines3 PPO from scratch, task by task); the trained
+        ones are trained by ``metarl train``.
     :param test_tasks: number of held-out tasks evaluated.
     :param split: ``test`` (held-out tasks, for results) or ``val`` (validation tasks, for
         choosing settings without looking at the test tasks).
@@ -134,10 +136,11 @@ class EvalConfig:
     oracle_iterations: int = 100
 
     def __post_init__(self) -> None:
-        bad = [m for m in self.methods if m not in METHODS]
+        known = METHODS + RL_ONLY_METHODS
+        bad = [m for m in self.methods if m not in known]
         if bad or not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"eval.methods={list(self.methods)!r} must be distinct names "
-                             f"among {', '.join(METHODS)}")
+                             f"among {', '.join(known)}")
         if self.split not in ("test", "val"):
             raise ValueError(f"eval.split={self.split!r} must be test or val")
         for name in ("test_tasks", "episodes"):

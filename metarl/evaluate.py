@@ -54,11 +54,22 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
     tasks = family.tasks.sample(settings.test_tasks, split=settings.split,  # type: ignore[arg-type]
                                 device=device)
     trained = {m: {k: v.to(device) for k, v in final_theta(run, m).items()}
-               for m in settings.methods if m != "scratch"}
+               for m in settings.methods if m not in ("scratch", "sb3")}
     began = time.perf_counter()
     rows: list[dict[str, float | str | int]] = []
     for seed in settings.seeds:
         for method in settings.methods:
+            if method == "sb3":
+                from metarl.sb3_baseline import sb3_scratch_returns
+
+                returns = sb3_scratch_returns(config, tasks, settings.updates, settings.episodes,
+                                              seed)
+                samples = settings.episodes * config.ppo.num_steps
+                rows += [{"method": method, "seed": seed, "task": task, "k": k,
+                          "return": returns[k, task].item(), "env_steps": k * samples}
+                         for k in range(settings.updates + 1)
+                         for task in range(settings.test_tasks)]
+                continue
             theta = trained[method] if method != "scratch" else initial_theta(policy, seed, device)
             gen = torch.Generator(device=device).manual_seed(seed)
             out = ppo_eval.adapt(theta, tasks, settings.updates, gen, evaluate_final=True)

@@ -29,8 +29,9 @@ LABELS = {
     "fomaml": "first-order MAML",
     "pretrain": "multi-task pretraining",
     "scratch": "scratch (random init)",
+    "sb3": "stable-baselines3 PPO from scratch",
 }
-COLORS = {"reptile": "C0", "fomaml": "C1", "pretrain": "C2", "scratch": "C7"}
+COLORS = {"reptile": "C0", "fomaml": "C1", "pretrain": "C2", "scratch": "C7", "sb3": "C4"}
 
 
 RL_AXES = ("inner PPO updates k on the new task", "mean episode return after k updates",

@@ -74,3 +74,26 @@ def test_mismatched_env_is_a_one_line_error():
                device="cpu")
     with pytest.raises(ValueError, match="neither a run directory nor a checkpoint"):
         to_sb3("no/such/run", env)
+
+
+def test_sb3_from_scratch_is_an_evaluation_method(tmp_path):
+    import dataclasses
+    import math
+
+    from metarl.evaluate import evaluate_run, read_csv
+
+    config = config_from_dict({
+        "policy": {"hidden": [8], "init_log_std": -1.0},
+        "ppo": {"num_envs": 2, "num_steps": 20, "num_minibatches": 2, "num_epochs": 2},
+        "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2},
+        "eval": {"methods": ["reptile"]}, "env": {"max_episode_steps": 20},
+    })
+    run = train_run(config, tmp_path / "run", evaluate=False, quiet=True)
+    settings = dataclasses.replace(config.eval, methods=("scratch", "sb3"), test_tasks=2,
+                                   updates=2, episodes=3, seeds=(0,), oracle_iterations=0)
+    evaluate_run(run, settings, quiet=True)
+    rows = [r for r in read_csv(run.eval / "curves.csv") if r["method"] == "sb3"]
+    assert len(rows) == 2 * 3  # tasks x (K + 1)
+    assert sorted({int(r["k"]) for r in rows}) == [0, 1, 2]
+    assert all(math.isfinite(float(r["return"])) and float(r["return"]) < 0 for r in rows)
+    assert {int(r["env_steps"]) for r in rows} == {0, 60, 120}

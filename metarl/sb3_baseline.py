@@ -1,0 +1,92 @@
+"""stable-baselines3 PPO from scratch on each held-out task: the ``sb3`` method of evaluation.
+
+A cross-check of metarl's own ``scratch`` row with the reference PPO implementation: for every test
+task, a fresh ``stable_baselines3.PPO`` with the run's architecture and inner PPO settings learns on
+``episodes`` copies of the task's Gymnasium env (``gym.make(family.gym_id, **task)``), with
+``episodes x num_steps`` samples per update, as metarl's adaptation. The return at k is the mean
+return of the episodes completed in the rollout collected after k updates. SB3 runs one task at a
+time on the CPU, so it is much slower than the batched methods.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import torch
+from stable_baselines3 import PPO as SB3PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from metarl.agents.sb3 import ACTIVATION_MODULES
+from metarl.config import ExperimentConfig
+from metarl.envs import TaskParams, make_family
+
+
+class RolloutReturns(BaseCallback):
+    """Collects the mean return of the episodes completed in each rollout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: list[float] = []
+        self.per_rollout: list[float] = []
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                self.current.append(float(info["episode"]["r"]))
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self.per_rollout.append(sum(self.current) / len(self.current) if self.current
+                                else math.nan)
+        self.current = []
+
+
+def sb3_ppo_kwargs(config: ExperimentConfig, episodes: int) -> dict[str, Any]:
+    """``stable_baselines3.PPO`` arguments matching the run's policy and inner PPO settings."""
+    ppo, pol = config.ppo, config.policy
+    samples = episodes * ppo.num_steps
+    return {
+        "n_steps": ppo.num_steps, "batch_size": max(1, samples // ppo.num_minibatches),
+        "n_epochs": ppo.num_epochs, "learning_rate": ppo.learning_rate, "gamma": ppo.gamma,
+        "gae_lambda": ppo.gae_lambda, "clip_range": ppo.clip_coef,
+        "clip_range_vf": ppo.clip_coef if ppo.clip_vloss else None,
+        "normalize_advantage": ppo.norm_adv, "ent_coef": ppo.ent_coef, "vf_coef": ppo.vf_coef,
+        "max_grad_norm": ppo.max_grad_norm if ppo.max_grad_norm is not None else math.inf,
+        "target_kl": ppo.target_kl,
+        "policy_kwargs": {"net_arch": {"pi": list(pol.hidden), "vf": list(pol.hidden)},
+                          "activation_fn": ACTIVATION_MODULES[pol.activation],
+                          "log_std_init": pol.init_log_std,
+                          "optimizer_kwargs": {"eps": ppo.adam_eps}},
+    }
+
+
+def sb3_scratch_returns(config: ExperimentConfig, tasks: TaskParams, updates: int,
+                        episodes: int, seed: int) -> torch.Tensor:
+    """``[updates + 1, T]`` mean returns of SB3 PPO from scratch after k = 0..updates updates.
+
+    :param config: the run's config (family, policy, inner PPO settings).
+    :param tasks: the held-out tasks.
+    :param updates: PPO updates K.
+    :param episodes: environments per task (episodes per update).
+    :param seed: evaluation seed (SB3's seed is derived from it and the task index).
+    """
+    family = make_family(config.env.family, max_episode_steps=config.env.max_episode_steps or -1)
+    limit = family.max_episode_steps
+    kwargs = sb3_ppo_kwargs(config, episodes)
+    out = torch.full((updates + 1, tasks.num_tasks), math.nan)
+    for i, task in enumerate(tasks.to_list()):
+        def make(task: dict[str, Any] = task) -> gym.Env[Any, Any]:
+            return Monitor(gym.make(family.gym_id, max_episode_steps=limit, **task))
+
+        env = DummyVecEnv([make] * episodes)
+        model = SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i, device="cpu", verbose=0,
+                       **kwargs)
+        returns = RolloutReturns()
+        model.learn((updates + 1) * episodes * config.ppo.num_steps, callback=returns)
+        out[:, i] = torch.tensor(returns.per_rollout[:updates + 1])
+        env.close()
+    return out
