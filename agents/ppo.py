@@ -53,6 +53,9 @@ class PPOConfig:
     :param target_kl: per-task early stop threshold (``None``: none).
     :param norm_adv: normalise advantages per task and minibatch.
     :param adam_eps: Adam's epsilon.
+    :param inner: the implementation meta-training and evaluation adapt with: ``"batched"``
+        (this module, all tasks at once) or ``"sb3"`` (stable-baselines3 PPO, task by task,
+        through the family's Gymnasium id; :mod:`metarl.sb3_learner`).
     """
 
     num_envs: int = 20
@@ -73,8 +76,11 @@ class PPOConfig:
     target_kl: float | None = None
     norm_adv: bool = True
     adam_eps: float = 1e-5
+    inner: str = "batched"
 
     def __post_init__(self) -> None:
+        if self.inner not in ("batched", "sb3"):
+            raise ValueError(f"ppo.inner={self.inner!r} must be batched or sb3")
         positive_int = ("num_envs", "num_steps", "num_epochs", "num_minibatches")
         for name in positive_int:
             value = getattr(self, name)

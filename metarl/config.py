@@ -167,6 +167,11 @@ class ExperimentConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self) -> None:
+        if self.ppo.inner == "sb3" and "fomaml" in self.eval.methods:
+            raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
+                             "(the SB3 inner learner supports Reptile)")
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (tuples as lists, ``None`` as ``"none"``), as written to TOML."""
         return sections_to_dict(self)

@@ -25,9 +25,11 @@ from typing import Any
 
 import torch
 
+from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.components import build_components, initial_theta, resolve_device
 from metarl.config import EvalConfig, toml_value
+from metarl.envs import TaskParams
 from metarl.run_dir import RunDir
 from metarl.stats import mean_ci95
 from metarl.train import final_theta
@@ -57,28 +59,19 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
                for m in settings.methods if m not in ("scratch", "sb3")}
     began = time.perf_counter()
     rows: list[dict[str, float | str | int]] = []
+    samples = ppo_eval.config.num_envs * ppo_eval.config.num_steps  # per task and update
     for seed in settings.seeds:
         for method in settings.methods:
-            if method == "sb3":
+            if method == "sb3":  # stable-baselines3 PPO from scratch, task by task
                 from metarl.sb3_baseline import sb3_scratch_returns
 
                 returns = sb3_scratch_returns(config, tasks, settings.updates, settings.episodes,
                                               seed)
-                samples = settings.episodes * config.ppo.num_steps
-                rows += [{"method": method, "seed": seed, "task": task, "k": k,
-                          "return": returns[k, task].item(), "env_steps": k * samples}
-                         for k in range(settings.updates + 1)
-                         for task in range(settings.test_tasks)]
-                continue
-            theta = trained[method] if method != "scratch" else initial_theta(policy, seed, device)
-            gen = torch.Generator(device=device).manual_seed(seed)
-            out = ppo_eval.adapt(theta, tasks, settings.updates, gen, evaluate_final=True)
-            returns = out.returns.cpu()
-            for k in range(settings.updates + 1):
-                for task in range(settings.test_tasks):
-                    rows.append({"method": method, "seed": seed, "task": task, "k": k,
-                                 "return": returns[k, task].item(),
-                                 "env_steps": k * out.env_steps})
+            else:
+                theta = (trained[method] if method != "scratch"
+                         else initial_theta(policy, seed, device))
+                returns = adaptation_returns(ppo_eval, theta, tasks, settings.updates, seed)
+            rows += curve_rows(method, seed, returns, samples)
     oracle_rows = []
     if settings.oracle_iterations:
         seed = settings.seeds[0]
@@ -96,6 +89,29 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
         print(text)
         print(f"evaluated in {time.perf_counter() - began:.0f} s; wrote {run.eval}/")
     return summary
+
+
+def adaptation_returns(ppo: PPO, theta: Params, tasks: TaskParams, updates: int, seed: int
+                       ) -> torch.Tensor:
+    """``[updates + 1, T]`` mean returns after k = 0..updates updates from ``theta``, with the
+    inner learner the run was meta-trained with (``ppo.inner``: batched, or SB3 task by task)."""
+    if ppo.config.inner == "sb3":
+        from metarl.sb3_learner import SB3Learner
+
+        return SB3Learner(ppo).evaluation_returns(theta, tasks, updates, seed)
+    gen = torch.Generator(device=tasks.device).manual_seed(seed)
+    return ppo.adapt(theta, tasks, updates, gen, evaluate_final=True).returns.cpu()
+
+
+def curve_rows(method: str, seed: int, returns: torch.Tensor, samples: int
+               ) -> list[dict[str, float | str | int]]:
+    """``curves.csv`` rows of one method and seed from returns ``[K + 1, T]``.
+
+    :param samples: env steps per task and update.
+    """
+    return [{"method": method, "seed": seed, "task": task, "k": k,
+             "return": returns[k, task].item(), "env_steps": k * samples}
+            for k in range(returns.shape[0]) for task in range(returns.shape[1])]
 
 
 def write_results(directory: Path, curves: list[dict[str, float | str | int]],

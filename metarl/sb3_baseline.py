@@ -20,8 +20,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.ppo import PPOConfig
 from metarl.agents.sb3 import ACTIVATION_MODULES
-from metarl.config import ExperimentConfig
+from metarl.config import ExperimentConfig, PolicyConfig
 from metarl.envs import TaskParams, make_family
 
 
@@ -45,9 +47,10 @@ class RolloutReturns(BaseCallback):
         self.current = []
 
 
-def sb3_ppo_kwargs(config: ExperimentConfig, episodes: int) -> dict[str, Any]:
-    """``stable_baselines3.PPO`` arguments matching the run's policy and inner PPO settings."""
-    ppo, pol = config.ppo, config.policy
+def sb3_ppo_kwargs(ppo: PPOConfig, pol: ActorCritic | PolicyConfig, episodes: int
+                   ) -> dict[str, Any]:
+    """``stable_baselines3.PPO`` arguments matching a policy and inner PPO settings, with
+    ``episodes`` environments per task."""
     samples = episodes * ppo.num_steps
     return {
         "n_steps": ppo.num_steps, "batch_size": max(1, samples // ppo.num_minibatches),
@@ -76,7 +79,7 @@ def sb3_scratch_returns(config: ExperimentConfig, tasks: TaskParams, updates: in
     """
     family = make_family(config.env.family, max_episode_steps=config.env.max_episode_steps or -1)
     limit = family.max_episode_steps
-    kwargs = sb3_ppo_kwargs(config, episodes)
+    kwargs = sb3_ppo_kwargs(config.ppo, config.policy, episodes)
     out = torch.full((updates + 1, tasks.num_tasks), math.nan)
     for i, task in enumerate(tasks.to_list()):
         def make(task: dict[str, Any] = task) -> gym.Env[Any, Any]:

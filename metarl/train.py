@@ -15,11 +15,12 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from metarl.agents.param_tree import Params
+from metarl.agents.ppo import PPO
 from metarl.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
 from metarl.components import (
     build_components,
@@ -35,6 +36,9 @@ from metarl.progress import Progress
 from metarl.regression_pretrain import RegressionPretrainer
 from metarl.run_dir import MetricsLog, RunDir, prepare_run_dir
 from metarl.sine_config import SineExperimentConfig
+
+if TYPE_CHECKING:
+    from metarl.sb3_learner import SB3Learner
 
 TRAINED = ("reptile", "fomaml", "pretrain")
 
@@ -99,8 +103,13 @@ def make_trainer(method: str, config: AnyConfig, device: torch.device) -> Traine
     theta = initial_theta(policy, config.run.seed, device)
     if method == "pretrain":
         return Pretrainer(ppo, theta, config.meta, config.run.seed, config.pretrain)
-    trainer: Trainer = MetaTrainer(ppo, theta, config.meta, config.run.seed, algorithm=method,
-                                   fomaml=config.fomaml)
+    learner: PPO | SB3Learner = ppo
+    if config.ppo.inner == "sb3":
+        from metarl.sb3_learner import SB3Learner
+
+        learner = SB3Learner(ppo)
+    trainer: Trainer = MetaTrainer(learner, theta, config.meta, config.run.seed,
+                                   algorithm=method, fomaml=config.fomaml)
     return trainer
 
 

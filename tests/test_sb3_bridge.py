@@ -97,3 +97,48 @@ def test_sb3_from_scratch_is_an_evaluation_method(tmp_path):
     assert sorted({int(r["k"]) for r in rows}) == [0, 1, 2]
     assert all(math.isfinite(float(r["return"])) and float(r["return"]) < 0 for r in rows)
     assert {int(r["env_steps"]) for r in rows} == {0, 60, 120}
+
+
+def _sb3_inner_config(**eval_settings):
+    return config_from_dict({
+        "env": {"family": "CartPoleMass"},
+        "policy": {"hidden": [8]},
+        "ppo": {"inner": "sb3", "num_envs": 2, "num_steps": 32, "num_minibatches": 2,
+                "num_epochs": 2, "learning_rate": 1e-3},
+        "meta": {"meta_iterations": 2, "meta_batch": 2, "inner_iterations": 2, "val_tasks": 2,
+                 "val_every": 2},
+        "eval": {"methods": ["reptile", "scratch"], "test_tasks": 2, "updates": 1,
+                 "episodes": 2, "seeds": [0], "oracle_iterations": 0, **eval_settings},
+    })
+
+
+def test_sb3_inner_learner_adapts_each_task_as_if_alone():
+    from metarl.components import build_components, initial_theta
+    from metarl.sb3_learner import SB3Learner
+
+    config = _sb3_inner_config()
+    family, policy, ppo = build_components(config)
+    learner = SB3Learner(ppo)
+    theta = initial_theta(policy, 0, torch.device("cpu"))
+    tasks = family.tasks.sample(2, torch.Generator().manual_seed(0))
+    both = learner.adapt(theta, tasks, 2, torch.Generator().manual_seed(5))
+    first = learner.adapt(theta, tasks.index(slice(0, 1)), 2, torch.Generator().manual_seed(5))
+    for k, v in first.params.items():
+        assert torch.allclose(both.params[k][0], v[0], atol=1e-6), k  # fresh Adam per task
+    assert not torch.equal(both.params["actor.0.weight"][0], theta["actor.0.weight"])
+    assert both.details.returns.shape == (2, 2) and both.samples == 2 * 2 * 64
+
+
+def test_reptile_with_the_sb3_inner_learner_through_the_gym_id(tmp_path):
+    run = train_run(_sb3_inner_config(), tmp_path / "run", quiet=True)
+    from metarl.evaluate import read_csv
+
+    metrics = read_csv(run.metrics)
+    assert [int(r["iteration"]) for r in metrics] == [1, 2]
+    assert int(metrics[-1]["env_steps"]) == 2 * 2 * 2 * 64
+    assert all(float(r["train_return_first"]) > 0 for r in metrics)
+    summary = read_csv(run.eval / "summary.csv")
+    assert {(r["method"], int(r["k"])) for r in summary} == {
+        ("reptile", 0), ("reptile", 1), ("scratch", 0), ("scratch", 1)}
+    with pytest.raises(ValueError, match="fomaml, which needs"):
+        _sb3_inner_config(methods=["reptile", "fomaml"])
