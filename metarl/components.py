@@ -11,8 +11,9 @@ from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.agents.regressor import MLPRegressor
 from metarl.agents.supervised import SupervisedLearner
-from metarl.config import ExperimentConfig
+from metarl.config import GYM_FAMILY, ExperimentConfig
 from metarl.envs import EnvFamily, make_family
+from metarl.envs.gym_tasks import GymTaskFamily
 from metarl.envs.sine import SineRegression
 from metarl.regression_learner import RegressionLearner
 from metarl.sine_config import SineExperimentConfig
@@ -21,7 +22,7 @@ from metarl.sine_config import SineExperimentConfig
 class Components(NamedTuple):
     """The family, the actor-critic and the PPO inner learner of a config."""
 
-    family: EnvFamily[Any]
+    family: EnvFamily[Any] | GymTaskFamily
     policy: ActorCritic
     ppo: PPO
 
@@ -29,8 +30,13 @@ class Components(NamedTuple):
 def build_components(config: ExperimentConfig) -> Components:
     """Instantiate the family, the policy and the inner learner a config describes."""
     env = config.env
-    family = make_family(env.family, max_episode_steps=env.max_episode_steps or -1,
-                         split_seed=env.split_seed, ranges=dict(env.ranges) or None)
+    family: Any
+    if env.family == GYM_FAMILY:
+        family = GymTaskFamily(env.gym_id, dict(env.ranges), env.max_episode_steps or -1,
+                               env.split_seed, env.task_via)
+    else:
+        family = make_family(env.family, max_episode_steps=env.max_episode_steps or -1,
+                             split_seed=env.split_seed, ranges=dict(env.ranges) or None)
     pol = config.policy
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
                                     hidden=tuple(pol.hidden), activation=pol.activation,

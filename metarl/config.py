@@ -37,6 +37,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 METHODS = ("reptile", "scratch", "pretrain", "fomaml")
+GYM_FAMILY = "gym"  # any Gymnasium env, adapted to by the SB3 inner learner
 RL_ONLY_METHODS = ("sb3",)  # stable-baselines3 PPO from scratch on each task (RL evaluation)
 
 
@@ -68,20 +69,30 @@ class RunConfig:
 class EnvConfig:
     """The environment family and its task distribution.
 
-    :param family: a registered family (``metarl envs`` lists them).
+    :param family: a registered family (``metarl envs`` lists them), or ``gym`` for any
+        Gymnasium env (``gym_id``; :mod:`metarl.envs.gym_tasks`; needs ``ppo.inner = "sb3"``).
     :param max_episode_steps: episode step limit (0: the family's default).
     :param split_seed: seed of the fixed validation and test task splits.
-    :param ranges: sampling range overrides, ``{parameter: [low, high]}``.
+    :param ranges: sampling range overrides, ``{parameter: [low, high]}`` (for ``gym``: the
+        task parameters themselves).
+    :param gym_id: the Gymnasium id of a ``gym`` family.
+    :param task_via: how a ``gym`` family's task reaches the env: ``make`` (keyword arguments of
+        ``gym.make``) or ``set_task`` (a method of the unwrapped env).
     """
 
     family: str = "Navigation2D"
     max_episode_steps: int = 0
     split_seed: int = 0
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    gym_id: str = ""
+    task_via: str = "make"
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"env.family={self.family!r} must be one of {', '.join(FAMILIES)}")
+        if self.family not in FAMILIES and self.family != GYM_FAMILY:
+            raise ValueError(f"env.family={self.family!r} must be one of {', '.join(FAMILIES)}, "
+                             f"{GYM_FAMILY} (with env.gym_id) or Sine")
+        if self.family == GYM_FAMILY and not self.gym_id:
+            raise ValueError("env.family='gym' needs env.gym_id, a registered Gymnasium id")
         if self.max_episode_steps < 0:
             raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be >= 0 "
                              "(0: the family's default)")
@@ -171,6 +182,12 @@ class ExperimentConfig:
         if self.ppo.inner == "sb3" and "fomaml" in self.eval.methods:
             raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
                              "(the SB3 inner learner supports Reptile)")
+        if self.env.family == GYM_FAMILY:
+            batched = [m for m in self.eval.methods if m in ("pretrain", "fomaml")]
+            if self.ppo.inner != "sb3" or batched or self.eval.oracle_iterations:
+                raise ValueError(
+                    "env.family='gym' has no batched dynamics: it needs ppo.inner = \"sb3\", "
+                    "eval.oracle_iterations = 0 and eval.methods among reptile, scratch, sb3")
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (tuples as lists, ``None`` as ``"none"``), as written to TOML."""

@@ -65,8 +65,8 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
             if method == "sb3":  # stable-baselines3 PPO from scratch, task by task
                 from metarl.sb3_baseline import sb3_scratch_returns
 
-                returns = sb3_scratch_returns(config, tasks, settings.updates, settings.episodes,
-                                              seed)
+                returns = sb3_scratch_returns(config, family, tasks, settings.updates,
+                                              settings.episodes, seed)
             else:
                 theta = (trained[method] if method != "scratch"
                          else initial_theta(policy, seed, device))

@@ -45,6 +45,8 @@ def plot_run(run: RunDir) -> list[Path]:
     """Draw every plot the run's files allow; returns the paths written."""
     config = run.load_config()
     family, n = config.env.family, config.meta.val_updates
+    if getattr(config.env, "gym_id", ""):  # a [env] family = "gym" run: name its env
+        family = config.env.gym_id
     s = "s" if n != 1 else ""
     if isinstance(config, SineExperimentConfig):
         xlabel, ylabel, column, val_label = SINE_AXES

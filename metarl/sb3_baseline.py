@@ -2,7 +2,8 @@
 
 A cross-check of metarl's own ``scratch`` row with the reference PPO implementation: for every test
 task, a fresh ``stable_baselines3.PPO`` with the run's architecture and inner PPO settings learns on
-``episodes`` copies of the task's Gymnasium env (``gym.make(family.gym_id, **task)``), with
+``episodes`` copies of the task's Gymnasium env (``gym.make(family.gym_id, **task)``, or
+:func:`metarl.envs.gym_tasks.make_task_env`), with
 ``episodes x num_steps`` samples per update, as metarl's adaptation. The return at k is the mean
 return of the episodes completed in the rollout collected after k updates. SB3 runs one task at a
 time on the CPU, so it is much slower than the batched methods.
@@ -24,7 +25,8 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPOConfig
 from metarl.agents.sb3 import ACTIVATION_MODULES
 from metarl.config import ExperimentConfig, PolicyConfig
-from metarl.envs import TaskParams, make_family
+from metarl.envs import TaskParams
+from metarl.envs.gym_tasks import make_task_env
 
 
 class RolloutReturns(BaseCallback):
@@ -67,23 +69,22 @@ def sb3_ppo_kwargs(ppo: PPOConfig, pol: ActorCritic | PolicyConfig, episodes: in
     }
 
 
-def sb3_scratch_returns(config: ExperimentConfig, tasks: TaskParams, updates: int,
+def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams, updates: int,
                         episodes: int, seed: int) -> torch.Tensor:
     """``[updates + 1, T]`` mean returns of SB3 PPO from scratch after k = 0..updates updates.
 
-    :param config: the run's config (family, policy, inner PPO settings).
+    :param config: the run's config (policy, inner PPO settings).
+    :param family: the run's task family (its tasks' Gymnasium envs).
     :param tasks: the held-out tasks.
     :param updates: PPO updates K.
     :param episodes: environments per task (episodes per update).
     :param seed: evaluation seed (SB3's seed is derived from it and the task index).
     """
-    family = make_family(config.env.family, max_episode_steps=config.env.max_episode_steps or -1)
-    limit = family.max_episode_steps
     kwargs = sb3_ppo_kwargs(config.ppo, config.policy, episodes)
     out = torch.full((updates + 1, tasks.num_tasks), math.nan)
     for i, task in enumerate(tasks.to_list()):
         def make(task: dict[str, Any] = task) -> gym.Env[Any, Any]:
-            return Monitor(gym.make(family.gym_id, max_episode_steps=limit, **task))
+            return Monitor(make_task_env(family, task))
 
         env = DummyVecEnv([make] * episodes)
         model = SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i, device="cpu", verbose=0,

@@ -2,8 +2,9 @@
 
 Implements :class:`~metarl.inner_learner.InnerLearner` by looping over the meta-batch: for each
 task, a fresh ``stable_baselines3.PPO`` (so a fresh Adam state) starts from theta on
-``num_envs`` copies of the task's Gymnasium env, ``gym.make(family.gym_id, **task)`` in a
-``DummyVecEnv`` (``SubprocVecEnv`` with ``subprocess=True``), learns ``iterations`` rollouts of
+``num_envs`` copies of the task's Gymnasium env (``gym.make(family.gym_id, **task)``, or a
+``[env] family = "gym"`` env: :mod:`metarl.envs.gym_tasks`) in a ``DummyVecEnv``
+(``SubprocVecEnv`` with ``subprocess=True``), learns ``iterations`` rollouts of
 ``num_envs x num_steps`` steps, and its weights are read back. Every task's model logs to the one
 logger of the learner (no ``PPO_1 ... PPO_N`` folders). Returns, samples and records are those of
 the batched learner, so runs, evaluation and plots are the same.
@@ -24,6 +25,7 @@ from metarl.agents.param_tree import Params, stack_list
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.sb3 import from_sb3, to_sb3
 from metarl.envs import TaskParams
+from metarl.envs.gym_tasks import make_task_env
 from metarl.inner_learner import Adaptation, QueryGradients
 from metarl.ppo_learner import PPOLearner
 from metarl.sb3_baseline import RolloutReturns, sb3_ppo_kwargs
@@ -45,11 +47,8 @@ class SB3Learner(PPOLearner):
         self.kwargs.pop("policy_kwargs")  # the architecture comes from theta
 
     def _env(self, task: dict[str, Any]) -> VecEnv:
-        family = self.ppo.family
-        limit = family.max_episode_steps
-
         def make() -> gym.Env[Any, Any]:
-            return Monitor(gym.make(family.gym_id, max_episode_steps=limit, **task))
+            return Monitor(make_task_env(self.ppo.family, task))
 
         makers = [make] * self.ppo.config.num_envs
         return SubprocVecEnv(makers) if self.subprocess else DummyVecEnv(makers)

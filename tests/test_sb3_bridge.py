@@ -1,6 +1,7 @@
 """The stable-baselines3 bridge: exported policies act and value like ours; round trips."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -142,3 +143,64 @@ def test_reptile_with_the_sb3_inner_learner_through_the_gym_id(tmp_path):
         ("reptile", 0), ("reptile", 1), ("scratch", 0), ("scratch", 1)}
     with pytest.raises(ValueError, match="fomaml, which needs"):
         _sb3_inner_config(methods=["reptile", "fomaml"])
+
+
+class PointGoal(gym.Env):
+    """A user's own env: a point on a line walks to ``goal`` (set by make kwargs or set_task)."""
+
+    def __init__(self, goal: float = 0.0) -> None:
+        self.goal = goal
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, (1,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+
+    def set_task(self, goal: float) -> None:
+        self.goal = goal
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = float(self.np_random.uniform(-0.1, 0.1))
+        return np.array([self.x], np.float32), {}
+
+    def step(self, action):
+        self.x += 0.1 * float(np.clip(action[0], -1.0, 1.0))
+        return np.array([self.x], np.float32), -abs(self.x - self.goal), False, False, {}
+
+
+POINT_ID = "metarl-tests/PointGoal-v0"
+if POINT_ID not in gym.registry:
+    gym.register(POINT_ID, entry_point=PointGoal, max_episode_steps=20)
+
+
+@pytest.mark.parametrize("task_via", ["make", "set_task"])
+def test_reptile_over_sb3_on_a_users_own_env(tmp_path, task_via):
+    from metarl.components import build_components
+    from metarl.evaluate import read_csv
+
+    config = config_from_dict({
+        "env": {"family": "gym", "gym_id": POINT_ID, "ranges": {"goal": [-1.0, 1.0]},
+                "task_via": task_via},
+        "policy": {"hidden": [8]},
+        "ppo": {"inner": "sb3", "num_envs": 2, "num_steps": 20, "num_minibatches": 2,
+                "num_epochs": 2},
+        "meta": {"meta_iterations": 2, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2,
+                 "val_every": 2},
+        "eval": {"methods": ["reptile", "scratch", "sb3"], "test_tasks": 2, "updates": 1,
+                 "episodes": 2, "seeds": [0], "oracle_iterations": 0},
+    })
+    family = build_components(config).family
+    tasks = family.tasks.sample(3, split="test")
+    for task in tasks.to_list():
+        assert family.make_env(task).unwrapped.goal == task["goal"]
+    assert (tasks.goal.abs() <= 1).all() and len(set(tasks.goal.tolist())) == 3
+    run = train_run(config, tmp_path / "run", quiet=True)
+    summary = read_csv(run.eval / "summary.csv")
+    assert {r["method"] for r in summary} == {"reptile", "scratch", "sb3"}
+    assert all(float(r["mean"]) < 0 for r in summary)  # rewards are minus distances
+
+
+def test_gym_family_needs_the_sb3_inner_learner():
+    with pytest.raises(ValueError, match="no batched dynamics"):
+        config_from_dict({"env": {"family": "gym", "gym_id": POINT_ID,
+                                  "ranges": {"goal": [-1.0, 1.0]}}})
+    with pytest.raises(ValueError, match=r"needs env\.gym_id"):
+        config_from_dict({"env": {"family": "gym"}, "ppo": {"inner": "sb3"}})
