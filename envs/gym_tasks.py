@@ -11,6 +11,7 @@ inner learner (``[ppo] inner = "sb3"``), task by task.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any
 
 import gymnasium as gym
@@ -25,7 +26,8 @@ TASK_VIA = ("make", "set_task")
 class GymTaskFamily:
     """Tasks of a Gymnasium env, sampled from ranges of its task parameters.
 
-    :param gym_id: a registered Gymnasium id.
+    :param gym_id: a registered Gymnasium id, or ``"module:id"`` to import the module that
+        registers it first (as ``gym.make`` does).
     :param ranges: ``{parameter: (low, high)}``, one entry per task parameter (scalars).
     :param max_episode_steps: episode limit (``-1``: the id's registered limit).
     :param split_seed: seed of the fixed validation and test splits.
@@ -35,7 +37,13 @@ class GymTaskFamily:
     def __init__(self, gym_id: str, ranges: dict[str, tuple[float, float]],
                  max_episode_steps: int | None = -1, split_seed: int = 0,
                  task_via: str = "make") -> None:
-        if gym_id not in gym.registry:
+        module, _, env_id = gym_id.rpartition(":")
+        if module:  # "package.module:Env-v0": import the module that registers the id
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                raise ValueError(f"env.gym_id={gym_id!r}: cannot import {module}: {err}") from None
+        if env_id not in gym.registry:
             raise ValueError(f"env.gym_id={gym_id!r} is not a registered Gymnasium id")
         if not ranges:
             raise ValueError("env.ranges must give [low, high] for at least one task parameter "
@@ -54,7 +62,7 @@ class GymTaskFamily:
         self.name = self.gym_id = gym_id
         self.task_via = task_via
         self.tasks = TaskSampler(params_type, split_seed)
-        registered = gym.spec(gym_id).max_episode_steps
+        registered = gym.spec(env_id).max_episode_steps
         self.max_episode_steps = registered if max_episode_steps == -1 else max_episode_steps
         probe = gym.make(gym_id)
         self.observation_space, self.action_space = probe.observation_space, probe.action_space

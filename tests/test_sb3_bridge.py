@@ -177,8 +177,8 @@ def test_reptile_over_sb3_on_a_users_own_env(tmp_path, task_via):
     from metarl.evaluate import read_csv
 
     config = config_from_dict({
-        "env": {"family": "gym", "gym_id": POINT_ID, "ranges": {"goal": [-1.0, 1.0]},
-                "task_via": task_via},
+        "env": {"family": "gym", "gym_id": f"{__name__}:{POINT_ID}",  # module:id form
+                "ranges": {"goal": [-1.0, 1.0]}, "task_via": task_via},
         "policy": {"hidden": [8]},
         "ppo": {"inner": "sb3", "num_envs": 2, "num_steps": 20, "num_minibatches": 2,
                 "num_epochs": 2},
@@ -199,8 +199,14 @@ def test_reptile_over_sb3_on_a_users_own_env(tmp_path, task_via):
 
 
 def test_gym_family_needs_the_sb3_inner_learner():
+    from metarl.components import build_components
+
     with pytest.raises(ValueError, match="no batched dynamics"):
         config_from_dict({"env": {"family": "gym", "gym_id": POINT_ID,
                                   "ranges": {"goal": [-1.0, 1.0]}}})
+    with pytest.raises(ValueError, match="cannot import no_such_module"):
+        build_components(config_from_dict({
+            "env": {"family": "gym", "gym_id": "no_such_module:X-v0", "ranges": {"goal": [0, 1]}},
+            "ppo": {"inner": "sb3"}, "eval": {"methods": ["reptile"], "oracle_iterations": 0}}))
     with pytest.raises(ValueError, match=r"needs env\.gym_id"):
         config_from_dict({"env": {"family": "gym"}, "ppo": {"inner": "sb3"}})
