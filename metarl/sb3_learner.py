@@ -44,7 +44,8 @@ class SB3Learner(PPOLearner):
         self.subprocess = subprocess
         self.logger = logger or Logger(folder=None, output_formats=[])
         self.kwargs = sb3_ppo_kwargs(ppo.config, ppo.policy, ppo.config.num_envs)
-        self.kwargs.pop("policy_kwargs")  # the architecture comes from theta
+        policy_kwargs = self.kwargs.pop("policy_kwargs")  # the architecture comes from theta
+        self.kwargs["policy_kwargs"] = {"optimizer_kwargs": policy_kwargs["optimizer_kwargs"]}
 
     def _env(self, task: dict[str, Any]) -> VecEnv:
         def make() -> gym.Env[Any, Any]:
