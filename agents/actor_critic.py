@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 import torch
 
+from metarl.agents.batched_mlp import mlp_forward
 from metarl.agents.distributions import Categorical, DiagGaussian
 from metarl.agents.param_tree import Params
 
@@ -98,14 +99,7 @@ class ActorCritic:
 
     # ------------------------------------------------------------------ forward
     def _mlp(self, params: Params, prefix: str, x: torch.Tensor) -> torch.Tensor:
-        act = ACTIVATIONS[self.activation]
-        n = len(self.hidden)
-        for i in range(n + 1):
-            w, b = params[f"{prefix}.{i}.weight"], params[f"{prefix}.{i}.bias"]
-            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
-            if i < n:
-                x = act(x)
-        return x
+        return mlp_forward(params, prefix, x, len(self.hidden), ACTIVATIONS[self.activation])
 
     def actor(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
         """Logits (Discrete) or Gaussian means (Box), ``[T, N, A]``, for obs ``[T, N, D]``."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from metarl.agents.actor_critic import ACTIVATIONS
+from metarl.agents.batched_mlp import mlp_forward
 from metarl.agents.param_tree import Params
 
 
@@ -62,11 +63,4 @@ class MLPRegressor:
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``[T, N, out_dim]`` of ``T`` stacked networks on inputs ``[T, N, in_dim]``."""
-        act = ACTIVATIONS[self.activation]
-        n = len(self.hidden)
-        for i in range(n + 1):
-            w, b = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
-            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
-            if i < n:
-                x = act(x)
-        return x
+        return mlp_forward(params, "layers", x, len(self.hidden), ACTIVATIONS[self.activation])
