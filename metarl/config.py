@@ -112,12 +112,31 @@ class PolicyConfig:
     init_log_std: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.hidden or any(h <= 0 for h in self.hidden):
-            raise ValueError(f"policy.hidden={list(self.hidden)!r} must be a non-empty list of "
-                             "positive sizes")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"policy.activation={self.activation!r} must be one of "
-                             f"{', '.join(ACTIVATIONS)}")
+        check_network("policy", self.hidden, self.activation)
+
+
+def check_network(section: str, hidden: tuple[int, ...], activation: str) -> None:
+    """One-line errors for an MLP section's ``hidden`` sizes and ``activation``."""
+    if not hidden or any(h <= 0 for h in hidden):
+        raise ValueError(f"{section}.hidden={list(hidden)!r} must be a non-empty list of "
+                         "positive sizes")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{section}.activation={activation!r} must be one of "
+                         f"{', '.join(ACTIVATIONS)}")
+
+
+def check_evaluation(methods: tuple[str, ...], known: tuple[str, ...], split: str,
+                     seeds: tuple[int, ...]) -> None:
+    """One-line errors for the ``eval`` keys every kind of experiment has."""
+    bad = [m for m in methods if m not in known]
+    if bad or not methods or len(set(methods)) != len(methods):
+        raise ValueError(f"eval.methods={list(methods)!r} must be distinct names "
+                         f"among {', '.join(known)}")
+    if split not in ("test", "val"):
+        raise ValueError(f"eval.split={split!r} must be test or val")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"eval.seeds={list(seeds)!r} must be a non-empty list of "
+                         "distinct integers")
 
 
 @dataclass(frozen=True)
@@ -147,22 +166,13 @@ class EvalConfig:
     oracle_iterations: int = 100
 
     def __post_init__(self) -> None:
-        known = METHODS + RL_ONLY_METHODS
-        bad = [m for m in self.methods if m not in known]
-        if bad or not self.methods or len(set(self.methods)) != len(self.methods):
-            raise ValueError(f"eval.methods={list(self.methods)!r} must be distinct names "
-                             f"among {', '.join(known)}")
-        if self.split not in ("test", "val"):
-            raise ValueError(f"eval.split={self.split!r} must be test or val")
+        check_evaluation(self.methods, METHODS + RL_ONLY_METHODS, self.split, self.seeds)
         for name in ("test_tasks", "episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")
         for name in ("updates", "oracle_iterations"):
             if getattr(self, name) < 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be >= 0")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"eval.seeds={list(self.seeds)!r} must be a non-empty list of "
-                             "distinct integers")
 
 
 @dataclass(frozen=True)

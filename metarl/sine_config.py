@@ -17,9 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from metarl.agents.actor_critic import ACTIVATIONS
 from metarl.agents.supervised import SupervisedConfig
-from metarl.config import METHODS, RunConfig, sections_to_dict
+from metarl.config import (
+    METHODS,
+    RunConfig,
+    check_evaluation,
+    check_network,
+    sections_to_dict,
+)
 from metarl.envs.sine import SineRegression
 from metarl.fomaml import FomamlConfig
 from metarl.meta_train import MetaConfig
@@ -65,12 +70,7 @@ class ModelConfig:
     activation: str = "tanh"
 
     def __post_init__(self) -> None:
-        if not self.hidden or any(h <= 0 for h in self.hidden):
-            raise ValueError(f"model.hidden={list(self.hidden)!r} must be a non-empty list of "
-                             "positive sizes")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"model.activation={self.activation!r} must be one of "
-                             f"{', '.join(ACTIVATIONS)}")
+        check_network("model", self.hidden, self.activation)
 
 
 @dataclass(frozen=True)
@@ -110,20 +110,12 @@ class SineEvalConfig:
     query_points: int = 100
 
     def __post_init__(self) -> None:
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods or len(set(self.methods)) != len(self.methods):
-            raise ValueError(f"eval.methods={list(self.methods)!r} must be distinct names "
-                             f"among {', '.join(METHODS)}")
-        if self.split not in ("test", "val"):
-            raise ValueError(f"eval.split={self.split!r} must be test or val")
+        check_evaluation(self.methods, METHODS, self.split, self.seeds)
         for name in ("test_tasks", "shots", "query_points"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")
         if self.updates < 0:
             raise ValueError(f"eval.updates={self.updates!r} must be >= 0")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"eval.seeds={list(self.seeds)!r} must be a non-empty list of "
-                             "distinct integers")
 
 
 @dataclass(frozen=True)
