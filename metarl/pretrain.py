@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv
 from metarl.meta_train import MetaConfig, check_finite
+from metarl.network_trainer import NetworkTrainer
 from metarl.ppo_learner import MetaRecord, make_record, validation_return
 
 
@@ -57,7 +56,7 @@ class PretrainConfig:
                               num_epochs=self.num_epochs)
 
 
-class Pretrainer:
+class Pretrainer(NetworkTrainer):
     """PPO on a mixture of training tasks, resumable one (meta-iteration sized) step at a time.
 
     :param ppo: the inner learner whose rollout size and PPO settings are used.
@@ -70,33 +69,16 @@ class Pretrainer:
     def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0,
                  settings: PretrainConfig | None = None) -> None:
         settings = settings or PretrainConfig()
-        self.ppo, self.config, self.seed = ppo, config, seed
-        self.device = next(iter(theta.values())).device
-        self.task_gen = torch.Generator().manual_seed(seed)
-        self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        self.params = {k: v.detach().clone().unsqueeze(0).requires_grad_()
-                       for k, v in theta.items()}
+        super().__init__(theta, config, seed, settings.learning_rate, ppo.config.adam_eps)
+        self.ppo = ppo
         cfg = ppo.config
-        self.optimizer = BatchedAdam(self.params, settings.learning_rate, eps=cfg.adam_eps)
         n = config.meta_batch  # the mixture's batch: n tasks' rollouts as one task's
         self.mixture = PPO(ppo.family, ppo.policy, settings.apply(cfg).replace(
             num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n))
         self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
                                                  device=self.device)
-        self.iteration = 0
-        self.env_steps = 0
 
     record_fields, record_unit = MetaRecord._fields, MetaRecord.unit
-
-    @property
-    def theta(self) -> Params:
-        """The current parameters (no task dimension)."""
-        return {k: v.detach()[0] for k, v in self.params.items()}
-
-    @property
-    def done(self) -> bool:
-        """Whether the budget of ``meta_iterations`` steps is spent."""
-        return self.iteration >= self.config.meta_iterations
 
     def _ppo_iteration(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg, n = self.ppo.config, self.config.meta_batch
@@ -107,7 +89,7 @@ class Pretrainer:
         batch = self.ppo.make_batch(shared, rollout)  # per task: values, GAE
         merged = Batch(*(x.reshape(1, -1, *x.shape[2:]) for x in batch))  # one task of n * N
         stats = self.mixture.update(self.params, self.optimizer, merged, self.gen)
-        self.env_steps += n * cfg.num_envs * cfg.num_steps
+        self.samples += n * cfg.num_envs * cfg.num_steps
         return rollout.mean_return, stats
 
     def step(self) -> MetaRecord:
@@ -125,28 +107,6 @@ class Pretrainer:
         if self.config.validates_at(it):
             val = validation_return(self.ppo, self.theta, self.val_tasks,
                                     self.config.val_updates, self.seed + 2)
-        return make_record(it, self.env_steps, self.optimizer.lr, returns[0], returns[-1],
+        return make_record(it, self.samples, self.optimizer.lr, returns[0], returns[-1],
                            {k: torch.stack([s[k] for s in stats]) for k in stats[0]}, val,
                            self.theta, before)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly."""
-        return {
-            "theta": {k: v.clone() for k, v in self.theta.items()},
-            "optimizer": self.optimizer.state_dict(),
-            "iteration": self.iteration,
-            "env_steps": self.env_steps,
-            "task_gen": self.task_gen.get_state(),
-            "gen": self.gen.get_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved."""
-        with torch.no_grad():
-            for k, v in self.params.items():
-                v[0].copy_(state["theta"][k])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration = int(state["iteration"])
-        self.env_steps = int(state["env_steps"])
-        self.task_gen.set_state(state["task_gen"])
-        self.gen.set_state(state["gen"])

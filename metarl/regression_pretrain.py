@@ -9,18 +9,15 @@ each (``train_points`` for full-batch inner steps): the points of one Reptile me
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import torch
-
-from metarl.agents.batched_adam import BatchedAdam
-from metarl.agents.param_tree import Params, stack
+from metarl.agents.param_tree import Params
 from metarl.meta_train import MetaConfig, check_finite
+from metarl.network_trainer import NetworkTrainer
 from metarl.ppo_learner import update_norm
 from metarl.regression_learner import RegressionLearner, RegressionRecord
 
 
-class RegressionPretrainer:
+class RegressionPretrainer(NetworkTrainer):
     """Trains one regressor on the mixture of training tasks, resumably.
 
     :param learner: supplies the tasks, the model and the validation error.
@@ -34,25 +31,9 @@ class RegressionPretrainer:
 
     def __init__(self, learner: RegressionLearner, theta: Params, config: MetaConfig,
                  seed: int = 0, learning_rate: float = 1e-3) -> None:
-        self.learner, self.config, self.seed = learner, config, seed
-        self.device = next(iter(theta.values())).device
-        self.task_gen = torch.Generator().manual_seed(seed)
-        self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        self.params = stack({k: v.detach() for k, v in theta.items()}, 1)
-        self.optimizer = BatchedAdam(self.params, learning_rate)
+        super().__init__(theta, config, seed, learning_rate)
+        self.learner = learner
         self.val_tasks = learner.sample_tasks(config.val_tasks, split="val", device=self.device)
-        self.iteration = 0
-        self.points = 0
-
-    @property
-    def theta(self) -> Params:
-        """The current parameters (no task dimension)."""
-        return {k: v.detach()[0] for k, v in self.params.items()}
-
-    @property
-    def done(self) -> bool:
-        """Whether the budget of ``meta_iterations`` steps is spent."""
-        return self.iteration >= self.config.meta_iterations
 
     def step(self) -> RegressionRecord:
         """``inner_iterations`` Adam steps on fresh task mixtures; raises on NaN or Inf."""
@@ -68,34 +49,12 @@ class RegressionPretrainer:
                                                     y.reshape(1, -1, y.shape[-1]))
             self.optimizer.step(grads)
             losses.append(loss.item())
-            self.points += x.shape[0] * x.shape[1]
+            self.samples += x.shape[0] * x.shape[1]
         check_finite(self.params, f"pretraining iteration {it}")
         self.iteration = it
         val = math.nan
         if self.config.validates_at(it):
             val = learner.validate(self.theta, self.val_tasks, self.config.val_updates,
                                    self.seed + 2)
-        return RegressionRecord(it, self.points, self.optimizer.lr, losses[0], losses[-1], val,
+        return RegressionRecord(it, self.samples, self.optimizer.lr, losses[0], losses[-1], val,
                                 update_norm(self.theta, before))
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly."""
-        return {
-            "theta": {k: v.clone() for k, v in self.theta.items()},
-            "optimizer": self.optimizer.state_dict(),
-            "iteration": self.iteration,
-            "points": self.points,
-            "task_gen": self.task_gen.get_state(),
-            "gen": self.gen.get_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved."""
-        with torch.no_grad():
-            for k, v in self.params.items():
-                v[0].copy_(state["theta"][k])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration = int(state["iteration"])
-        self.points = int(state["points"])
-        self.task_gen.set_state(state["task_gen"])
-        self.gen.set_state(state["gen"])
