@@ -19,7 +19,7 @@ import torch
 from stable_baselines3 import PPO as SB3PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPOConfig
@@ -47,6 +47,23 @@ class RolloutReturns(BaseCallback):
         self.per_rollout.append(sum(self.current) / len(self.current) if self.current
                                 else math.nan)
         self.current = []
+
+
+def task_vec_env(family: Any, task: dict[str, Any], num_envs: int, subprocess: bool = False
+                 ) -> VecEnv:
+    """``num_envs`` monitored copies of ``task``'s env (``SubprocVecEnv`` with ``subprocess``)."""
+    def make() -> gym.Env[Any, Any]:
+        return Monitor(make_task_env(family, task))
+
+    makers = [make] * num_envs
+    return SubprocVecEnv(makers) if subprocess else DummyVecEnv(makers)
+
+
+def learn_rollouts(model: SB3PPO, rollouts: int, steps_per_rollout: int) -> list[float]:
+    """Run ``rollouts`` PPO iterations of ``model``; the mean return of each rollout."""
+    returns = RolloutReturns()
+    model.learn(rollouts * steps_per_rollout, callback=returns)
+    return returns.per_rollout[:rollouts]
 
 
 def sb3_ppo_kwargs(ppo: PPOConfig, pol: ActorCritic | PolicyConfig, episodes: int
@@ -83,14 +100,12 @@ def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams
     kwargs = sb3_ppo_kwargs(config.ppo, config.policy, episodes)
     out = torch.full((updates + 1, tasks.num_tasks), math.nan)
     for i, task in enumerate(tasks.to_list()):
-        def make(task: dict[str, Any] = task) -> gym.Env[Any, Any]:
-            return Monitor(make_task_env(family, task))
-
-        env = DummyVecEnv([make] * episodes)
-        model = SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i, device="cpu", verbose=0,
-                       **kwargs)
-        returns = RolloutReturns()
-        model.learn((updates + 1) * episodes * config.ppo.num_steps, callback=returns)
-        out[:, i] = torch.tensor(returns.per_rollout[:updates + 1])
-        env.close()
+        env = task_vec_env(family, task, episodes)
+        try:
+            model = SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i, device="cpu", verbose=0,
+                           **kwargs)
+            out[:, i] = torch.tensor(learn_rollouts(model, updates + 1,
+                                                    episodes * config.ppo.num_steps))
+        finally:
+            env.close()
     return out

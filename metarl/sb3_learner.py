@@ -15,20 +15,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import gymnasium as gym
 import torch
 from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from metarl.agents.param_tree import Params, stack_list
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.sb3 import from_sb3, to_sb3
 from metarl.envs import TaskParams
-from metarl.envs.gym_tasks import make_task_env
 from metarl.inner_learner import Adaptation, QueryGradients
 from metarl.ppo_learner import PPOLearner
-from metarl.sb3_baseline import RolloutReturns, sb3_ppo_kwargs
+from metarl.sb3_baseline import learn_rollouts, sb3_ppo_kwargs, task_vec_env
 
 
 class SB3Learner(PPOLearner):
@@ -47,13 +43,6 @@ class SB3Learner(PPOLearner):
         policy_kwargs = self.kwargs.pop("policy_kwargs")  # the architecture comes from theta
         self.kwargs["policy_kwargs"] = {"optimizer_kwargs": policy_kwargs["optimizer_kwargs"]}
 
-    def _env(self, task: dict[str, Any]) -> VecEnv:
-        def make() -> gym.Env[Any, Any]:
-            return Monitor(make_task_env(self.ppo.family, task))
-
-        makers = [make] * self.ppo.config.num_envs
-        return SubprocVecEnv(makers) if self.subprocess else DummyVecEnv(makers)
-
     def run_task(self, theta: Params, task: dict[str, Any], rollouts: int, seed: int
                  ) -> tuple[Params, list[float], dict[str, float]]:
         """``rollouts`` SB3 PPO iterations from ``theta`` on one task.
@@ -61,21 +50,20 @@ class SB3Learner(PPOLearner):
         Returns the weights after them, the mean return of each rollout and the last update's
         approx-KL, clip fraction and entropy.
         """
-        env = self._env(task)
+        cfg = self.ppo.config
+        env = task_vec_env(self.ppo.family, task, cfg.num_envs, self.subprocess)
         try:
             model = to_sb3(theta, env, activation=self.ppo.policy.activation, seed=seed,
                            device="cpu", verbose=0, **self.kwargs)
             model.set_logger(self.logger)
-            returns = RolloutReturns()
-            cfg = self.ppo.config
-            model.learn(rollouts * cfg.num_envs * cfg.num_steps, callback=returns)
+            returns = learn_rollouts(model, rollouts, cfg.num_envs * cfg.num_steps)
         finally:
             env.close()
         values = model.logger.name_to_value
         stats = {"approx_kl": values.get("train/approx_kl", math.nan),
                  "clip_frac": values.get("train/clip_fraction", math.nan),
                  "entropy": -values.get("train/entropy_loss", math.nan)}
-        return from_sb3(model)[1], returns.per_rollout[:rollouts], stats
+        return from_sb3(model)[1], returns, stats
 
     def _seeds(self, generator: torch.Generator, num_tasks: int) -> list[int]:
         base = int(torch.randint(0, 2**30, (1,), generator=generator).item())
