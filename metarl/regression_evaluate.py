@@ -44,7 +44,6 @@ def evaluate_regression(run: RunDir, settings: SineEvalConfig,
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
     _, model, learner = build_sine_components(config)
-    learner.query_points = settings.query_points
     tasks = learner.sample_tasks(settings.test_tasks, split=settings.split, device=device)
     trained = {m: {k: v.to(device) for k, v in final_theta(run, m).items()}
                for m in settings.methods if m != "scratch"}
@@ -54,7 +53,8 @@ def evaluate_regression(run: RunDir, settings: SineEvalConfig,
         for method in settings.methods:
             theta = trained[method] if method != "scratch" else initial_theta(model, seed, device)
             gen = torch.Generator(device=device).manual_seed(seed)  # the same points for all
-            out = learner.few_shot(theta, tasks, settings.updates, gen, settings.shots)
+            out = learner.few_shot(theta, tasks, settings.updates, gen, settings.shots,
+                                   settings.query_points)
             assert out.query_losses is not None
             errors = out.query_losses.cpu()
             rows += [{"method": method, "seed": seed, "task": task, "k": k,

@@ -92,10 +92,12 @@ class RegressionLearner:
         return QueryGradients(grads, tasks.num_tasks * self.train_points, losses)
 
     def few_shot(self, theta: Params, tasks: SineParams, steps: int, generator: torch.Generator,
-                 shots: int | None = None) -> SupervisedResult:
-        """Adapt to ``shots`` points per task; ``query_losses`` are the grid errors per step."""
+                 shots: int | None = None, query_points: int | None = None
+                 ) -> SupervisedResult:
+        """Adapt to ``shots`` points per task; ``query_losses`` are the errors on a grid of
+        ``query_points`` inputs after every step (both default to the learner's settings)."""
         x, y = self.family.sample_points(tasks, shots or self.shots, generator)
-        grid = self.family.grid(tasks, self.query_points)
+        grid = self.family.grid(tasks, query_points or self.query_points)
         return self.learner.adapt(theta, x, y, steps, generator, query=grid)
 
     def validate(self, theta: Params, tasks: SineParams, steps: int, seed: int) -> float:
