@@ -20,6 +20,7 @@ import torch
 from metarl.agents.batched_mlp import mlp_forward
 from metarl.agents.distributions import Categorical, DiagGaussian
 from metarl.agents.param_tree import Params
+from metarl.envs.task_shard import AnyGenerator
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -109,7 +110,7 @@ class ActorCritic:
         """State values ``[T, N]`` for observations ``[T, N, D]``."""
         return self._mlp(params, "critic", obs).squeeze(-1)
 
-    def sample(self, params: Params, obs: torch.Tensor, generator: torch.Generator | None
+    def sample(self, params: Params, obs: torch.Tensor, generator: AnyGenerator
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Actions and their log-probabilities for observations ``[T, N, D]``."""
         out = self.actor(params, obs)

@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from metarl.envs.task_shard import AnyGenerator, draw
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -18,10 +20,11 @@ class DiagGaussian:
     """Gaussian with mean ``[..., A]`` and a log-std broadcastable to it; log-probs sum over A."""
 
     @staticmethod
-    def sample(mean: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None
+    def sample(mean: torch.Tensor, log_std: torch.Tensor, generator: AnyGenerator
                ) -> torch.Tensor:
-        """Draw actions ``[..., A]``."""
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        """Draw actions ``[..., A]`` (with a task shard, ``mean`` leads with its tasks)."""
+        noise = draw(generator, mean.shape, lambda shape, gen: torch.randn(
+            shape, generator=gen, device=mean.device, dtype=mean.dtype))
         return mean + noise * log_std.exp()
 
     @staticmethod
@@ -45,10 +48,10 @@ class Categorical:
     """Categorical distribution over the last dimension of ``logits``."""
 
     @staticmethod
-    def sample(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def sample(logits: torch.Tensor, generator: AnyGenerator) -> torch.Tensor:
         """Draw actions ``[...]`` (int64) with the Gumbel-max trick (no host synchronisation)."""
-        u = torch.rand(logits.shape, generator=generator, device=logits.device,
-                       dtype=logits.dtype)
+        u = draw(generator, logits.shape, lambda shape, gen: torch.rand(
+            shape, generator=gen, device=logits.device, dtype=logits.dtype))
         gumbel = -torch.log(-torch.log(u.clamp_(min=torch.finfo(u.dtype).tiny)))
         return (logits + gumbel).argmax(dim=-1)
 

@@ -26,6 +26,7 @@ from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.rollout import Rollout, collect
 from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
+from metarl.envs.task_shard import AnyGenerator, shared
 
 STAT_NAMES = ("pg_loss", "v_loss", "entropy", "approx_kl", "clip_frac", "grad_norm", "updates")
 
@@ -172,7 +173,7 @@ class PPO:
         init: Params,
         tasks: TaskParams,
         iterations: int,
-        generator: torch.Generator | None = None,
+        generator: AnyGenerator = None,
         evaluate_final: bool = False,
     ) -> AdaptResult:
         """Adapt one policy per task for ``iterations`` PPO iterations, all tasks at once.
@@ -180,7 +181,9 @@ class PPO:
         :param init: a theta (shared start for every task) or stacked ``[T, ...]`` parameters.
         :param tasks: ``T`` tasks.
         :param iterations: PPO iterations (rollout + update) per task.
-        :param generator: random generator on the tasks' device (actions, start states, shuffles).
+        :param generator: random generator on the tasks' device (actions, start states, shuffles),
+            or a :class:`~metarl.envs.task_shard.TaskShard` when ``tasks`` are a slice of a
+            meta-batch split over processes.
         :param evaluate_final: collect one more rollout after the last update, so that the
             returns cover the policy after 0..iterations updates.
         """
@@ -241,7 +244,7 @@ class PPO:
                      flat(returns), flat(values))
 
     def update(self, params: Params, optimizer: BatchedAdam, batch: Batch,
-               generator: torch.Generator | None, clip_coef: float | None = None
+               generator: AnyGenerator, clip_coef: float | None = None
                ) -> dict[str, torch.Tensor]:
         """PPO epochs over one batch, every task at once; returns per-task means ``{name: [T]}``.
 
@@ -259,7 +262,7 @@ class PPO:
         sums = {name: torch.zeros(num_tasks, device=device) for name in STAT_NAMES}
         leaves = list(params.values())
         for _ in range(cfg.num_epochs):
-            perm = torch.randperm(n, generator=generator, device=device)
+            perm = torch.randperm(n, generator=shared(generator), device=device)
             for mb_inds in torch.tensor_split(perm, cfg.num_minibatches):
                 mb = Batch(*(x[:, mb_inds] for x in batch))
                 parts = self.loss(params, mb, clip)

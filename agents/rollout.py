@@ -9,6 +9,7 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.envs import AutoResetEnv
+from metarl.envs.task_shard import AnyGenerator
 
 
 class Rollout(NamedTuple):
@@ -43,7 +44,7 @@ class Rollout(NamedTuple):
 
 @torch.no_grad()
 def collect(policy: ActorCritic, params: Params, env: AutoResetEnv, obs: torch.Tensor,
-            num_steps: int, generator: torch.Generator | None) -> tuple[Rollout, torch.Tensor]:
+            num_steps: int, generator: AnyGenerator) -> tuple[Rollout, torch.Tensor]:
     """Run the stacked policies for ``num_steps`` steps; returns the rollout and the next obs.
 
     :param policy: the actor-critic (shapes and forward).

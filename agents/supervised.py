@@ -17,6 +17,7 @@ import torch
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.regressor import MLPRegressor
+from metarl.envs.task_shard import AnyGenerator, draw
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -84,7 +85,7 @@ class SupervisedLearner:
         return dict(zip(leaves, grads, strict=True)), losses.detach()
 
     def adapt(self, theta: Params, x: torch.Tensor, y: torch.Tensor, steps: int,
-              generator: torch.Generator | None = None,
+              generator: AnyGenerator = None,
               query: tuple[torch.Tensor, torch.Tensor] | None = None) -> SupervisedResult:
         """``steps`` optimizer steps from ``theta`` on every task's support set ``x, y``.
 
@@ -115,7 +116,8 @@ class SupervisedLearner:
                     query_losses.append(self.loss(params, *query))
             if batch < k:
                 if pos + batch > k:  # a new pass over the support set (a short rest is dropped)
-                    noise = torch.rand((num_tasks, k), generator=generator, device=x.device)
+                    noise = draw(generator, (num_tasks, k), lambda shape, gen: torch.rand(
+                        shape, generator=gen, device=x.device))
                     order, pos = noise.argsort(dim=1), 0
                 idx = order[:, pos:pos + batch]
                 pos += batch

@@ -13,6 +13,7 @@ import torch
 
 from metarl.envs.family import EnvFamily, EnvState
 from metarl.envs.task_params import TaskParams
+from metarl.envs.task_shard import AnyGenerator, TaskShard
 
 
 class Transition(NamedTuple):
@@ -47,7 +48,9 @@ class AutoResetEnv:
     :param dense_reset: draw a start state for every env at every step and keep the needed ones
         with ``torch.where`` (no host synchronisation: the default off the CPU), rather than only
         for the envs whose episode ended (the default on the CPU, where random numbers are the
-        most expensive part of a step and reading ``done`` costs nothing).
+        most expensive part of a step and reading ``done`` costs nothing). Always dense with a
+        :class:`~metarl.envs.task_shard.TaskShard`: a sparse restart's draws depend on which
+        envs of the whole meta-batch ended, which one process cannot see.
     :param compile: run the step through ``torch.compile`` (implies ``dense_reset``): one fused
         kernel instead of some 40 small ones, worth it for a few thousand envs on a CPU; the first
         step of each new shape compiles for a few seconds and needs a C++ compiler on the CPU.
@@ -58,7 +61,7 @@ class AutoResetEnv:
         family: EnvFamily[Any],
         params: TaskParams,
         num_envs: int,
-        generator: torch.Generator | None = None,
+        generator: AnyGenerator = None,
         dense_reset: bool | None = None,
         compile: bool = False,
     ) -> None:
@@ -68,6 +71,8 @@ class AutoResetEnv:
         self.params = params
         self.num_envs = num_envs
         self.generator = generator
+        if isinstance(generator, TaskShard) and dense_reset is False:
+            raise ValueError("a TaskShard generator needs dense_reset (see the TaskShard module)")
         if compile and dense_reset is False:
             raise ValueError("compile=True needs dense_reset: reading done would break the graph")
         self._dense_reset_choice = dense_reset
@@ -80,7 +85,8 @@ class AutoResetEnv:
     def _choose_dense_reset(self, params: TaskParams) -> bool:
         if self._dense_reset_choice is not None:
             return self._dense_reset_choice
-        return self._compile or params.device.type != "cpu"
+        return (self._compile or params.device.type != "cpu"
+                or isinstance(self.generator, TaskShard))
 
     @property
     def num_tasks(self) -> int:

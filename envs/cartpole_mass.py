@@ -48,6 +48,7 @@ import torch
 from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.render import cartpole_frame
 from metarl.envs.task_params import ParamSpec, TaskParams
+from metarl.envs.task_shard import AnyGenerator, draw
 
 GRAVITY = 9.8
 TAU = 0.02
@@ -91,12 +92,13 @@ class CartPoleMass(EnvFamily[CartPoleMassParams]):
     description = "CartPole-v1 with per-task cart mass, pole mass, pole length and push force"
 
     def initial_state(
-        self, params: CartPoleMassParams, num_envs: int, generator: torch.Generator | None
+        self, params: CartPoleMassParams, num_envs: int, generator: AnyGenerator
     ) -> torch.Tensor:
         """State drawn uniformly from ``[-0.05, 0.05]^4``."""
         m = params.masscart
-        x = torch.empty(m.shape[0], num_envs, 4, device=m.device, dtype=m.dtype)
-        return x.uniform_(-RESET_BOUND, RESET_BOUND, generator=generator)
+        return draw(generator, (m.shape[0], num_envs, 4), lambda shape, gen: torch.empty(
+            shape, device=m.device, dtype=m.dtype).uniform_(-RESET_BOUND, RESET_BOUND,
+                                                            generator=gen))
 
     def dynamics(
         self, x: torch.Tensor, action: torch.Tensor, params: CartPoleMassParams

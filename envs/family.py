@@ -25,6 +25,7 @@ import torch
 
 from metarl.envs.task_params import TaskParams
 from metarl.envs.task_sampler import TaskSampler
+from metarl.envs.task_shard import AnyGenerator
 
 P = TypeVar("P", bound=TaskParams)
 
@@ -100,7 +101,7 @@ class EnvFamily(ABC, Generic[P]):
 
     # ------------------------------------------------------------------ dynamics (per family)
     @abstractmethod
-    def initial_state(self, params: P, num_envs: int, generator: torch.Generator | None
+    def initial_state(self, params: P, num_envs: int, generator: AnyGenerator
                       ) -> torch.Tensor:
         """Physical state at the start of an episode, ``[T, num_envs, state_dim]``."""
 
@@ -116,7 +117,7 @@ class EnvFamily(ABC, Generic[P]):
 
     # ------------------------------------------------------------------ batched API
     def reset(
-        self, params: P, num_envs: int, generator: torch.Generator | None = None
+        self, params: P, num_envs: int, generator: AnyGenerator = None
     ) -> tuple[EnvState, torch.Tensor]:
         """Start ``num_envs`` episodes for each task: ``(state, obs)`` with leading dims ``[T, E]``.
 

@@ -41,6 +41,7 @@ import torch
 from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.render import navigation2d_frame
 from metarl.envs.task_params import ParamSpec, TaskParams
+from metarl.envs.task_shard import AnyGenerator
 
 MAX_SPEED = 0.1
 GOAL_TOLERANCE = 0.01
@@ -69,7 +70,7 @@ class Navigation2D(EnvFamily[Navigation2DParams]):
     description = "MAML's 2D point navigation to an unseen goal; task = goal (x, y)"
 
     def initial_state(
-        self, params: Navigation2DParams, num_envs: int, generator: torch.Generator | None
+        self, params: Navigation2DParams, num_envs: int, generator: AnyGenerator
     ) -> torch.Tensor:
         """Every episode starts at the origin."""
         goal = params.goal

@@ -19,6 +19,7 @@ import torch
 
 from metarl.envs.task_params import ParamSpec, TaskParams
 from metarl.envs.task_sampler import TaskSampler
+from metarl.envs.task_shard import AnyGenerator, draw
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class SineRegression:
         b = params.phase.view(-1, 1, 1).to(x.dtype)
         return a * torch.sin(x + b)
 
-    def sample_points(self, params: SineParams, n: int, generator: torch.Generator | None = None
+    def sample_points(self, params: SineParams, n: int, generator: AnyGenerator = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` labelled points per task with ``x ~ U[x_range]``: ``x, y`` both ``[T, n, 1]``.
 
@@ -69,7 +70,8 @@ class SineRegression:
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"number of points n={n!r} must be a positive integer")
         low, high = self.x_range
-        u = torch.rand((params.num_tasks, n, 1), generator=generator, device=params.device)
+        u = draw(generator, (params.num_tasks, n, 1),
+                 lambda shape, gen: torch.rand(shape, generator=gen, device=params.device))
         x = low + (high - low) * u
         return x, self.target(params, x)
 

@@ -20,6 +20,7 @@ from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv, TaskParams
+from metarl.envs.task_shard import AnyGenerator
 from metarl.reptile import OUTER_OPTIMIZERS
 
 
@@ -54,7 +55,7 @@ class PostAdaptation(NamedTuple):
 
 
 def post_adaptation_gradients(ppo: PPO, adapted: Params, tasks: TaskParams,
-                              generator: torch.Generator | None) -> PostAdaptation:
+                              generator: AnyGenerator) -> PostAdaptation:
     """Per-task gradients of the PPO loss at the adapted parameters, on a fresh rollout of each.
 
     :param ppo: the inner learner (its rollout size and loss).

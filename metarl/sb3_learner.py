@@ -22,6 +22,7 @@ from metarl.agents.param_tree import Params, stack_list
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.sb3 import from_sb3, to_sb3
 from metarl.envs import TaskParams
+from metarl.envs.task_shard import AnyGenerator, TaskShard, shared
 from metarl.inner_learner import Adaptation, QueryGradients
 from metarl.ppo_learner import PPOLearner
 from metarl.sb3_baseline import learn_rollouts, sb3_ppo_kwargs, task_vec_env
@@ -65,12 +66,15 @@ class SB3Learner(PPOLearner):
                  "entropy": -values.get("train/entropy_loss", math.nan)}
         return from_sb3(model)[1], returns, stats
 
-    def _seeds(self, generator: torch.Generator, num_tasks: int) -> list[int]:
-        base = int(torch.randint(0, 2**30, (1,), generator=generator).item())
-        return [base + i for i in range(num_tasks)]
+    def _seeds(self, generator: AnyGenerator, num_tasks: int) -> list[int]:
+        """Task ``i`` of the whole meta-batch is seeded ``base + i`` (``i`` counts from a
+        shard's start when the batch is split over processes)."""
+        start = generator.start if isinstance(generator, TaskShard) else 0
+        base = int(torch.randint(0, 2**30, (1,), generator=shared(generator)).item())
+        return [base + start + i for i in range(num_tasks)]
 
     def adapt(self, theta: Params, tasks: TaskParams, steps: int,
-              generator: torch.Generator) -> Adaptation:
+              generator: AnyGenerator) -> Adaptation:
         """``steps`` SB3 PPO iterations on each task in turn (task ``i`` seeded ``base + i``)."""
         theta = {k: v.detach().cpu() for k, v in theta.items()}
         seeds = self._seeds(generator, tasks.num_tasks)
