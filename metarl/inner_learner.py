@@ -84,7 +84,13 @@ class InnerLearner(Protocol):
         """Validation score (higher or lower is better, as the record says) after ``steps``
         updates; uses its own generator seeded by ``seed`` and changes no training state."""
 
-    def record(self, iteration: int, samples: int, step_size: float, adapted: Adaptation,
-               query: QueryGradients | None, val: float, theta: Params,
+    def summary(self, adapted: Adaptation, query: QueryGradients | None
+                ) -> dict[str, torch.Tensor]:
+        """The per-task numbers :meth:`record` needs, each with the task dimension last
+        (``query`` is ``None`` for Reptile). When a meta-batch is split over processes, these
+        are what the processes exchange, so that every record covers the whole meta-batch."""
+
+    def record(self, iteration: int, samples: int, step_size: float,
+               summary: dict[str, torch.Tensor], val: float, theta: Params,
                before: Params) -> Record:
-        """The record of one outer step (``query`` is ``None`` for Reptile)."""
+        """The record of one outer step from the meta-batch's :meth:`summary`."""

@@ -11,6 +11,10 @@ updates from the current theta.
 A :class:`MetaTrainer` holds the whole state of a run (theta, the outer optimizer, the iteration
 and every random generator), so that :meth:`MetaTrainer.state_dict` and
 :meth:`MetaTrainer.load_state_dict` resume it exactly.
+
+Given a :class:`~metarl.distributed.Distributed`, the trainer adapts only its rank's share of each
+meta-batch and combines the shares with one ``all_reduce`` (:mod:`metarl.distributed`); its
+state is then the same on every rank and does not depend on the number of ranks.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import torch
 
 from metarl.agents.param_tree import Params, flatten
 from metarl.agents.ppo import PPO
+from metarl.distributed import Distributed
+from metarl.envs.task_shard import AnyGenerator, TaskShard
 from metarl.fomaml import FomamlConfig, fomaml_direction
-from metarl.inner_learner import InnerLearner, QueryGradients, Record
+from metarl.inner_learner import Adaptation, InnerLearner, QueryGradients, Record
 from metarl.ppo_learner import PPOLearner
 from metarl.reptile import GROUPS, OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
 
@@ -94,9 +100,14 @@ class MetaConfig:
         return iteration % self.val_every == 0 or iteration == self.meta_iterations
 
 
+def nonfinite_tasks(params: Params) -> torch.Tensor:
+    """``[T]`` bool: the tasks whose stacked ``params`` hold NaN or Inf."""
+    return ~torch.isfinite(flatten(params, batch_dims=1)).all(dim=1)
+
+
 def check_finite(params: Params, what: str) -> None:
     """Raise ``FloatingPointError`` naming the tasks whose stacked ``params`` hold NaN or Inf."""
-    bad = ~torch.isfinite(flatten(params, batch_dims=1)).all(dim=1)
+    bad = nonfinite_tasks(params)
     if bool(bad.any()):
         tasks = bad.nonzero().flatten().tolist()
         raise FloatingPointError(f"{what}: NaN or Inf in the parameters of task(s) {tasks}")
@@ -112,13 +123,17 @@ class MetaTrainer:
     :param seed: seeds task sampling and the learner's randomness (actions, start states, data).
     :param algorithm: ``"reptile"`` or ``"fomaml"``.
     :param fomaml: first-order MAML's outer settings (used when ``algorithm="fomaml"``).
+    :param dist: split every meta-batch over the ranks of this job (``None``: one process).
     """
 
     def __init__(self, learner: InnerLearner | PPO, theta: Params, config: MetaConfig,
                  seed: int = 0, algorithm: str = "reptile",
-                 fomaml: FomamlConfig | None = None) -> None:
+                 fomaml: FomamlConfig | None = None, dist: Distributed | None = None) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={algorithm!r} must be one of {', '.join(ALGORITHMS)}")
+        if dist is not None and config.meta_batch < dist.world_size:
+            raise ValueError(f"meta.meta_batch={config.meta_batch} is smaller than the "
+                             f"{dist.world_size} processes: every process needs a task")
         if isinstance(learner, PPO):
             learner = PPOLearner(learner)
         self.learner, self.config, self.seed, self.algorithm = learner, config, seed, algorithm
@@ -136,6 +151,11 @@ class MetaTrainer:
                                       0.0, names)
         self.val_tasks = learner.sample_tasks(config.val_tasks, split="val", device=self.device)
         self.samples = 0
+        self.dist = dist
+        #: read when the ranks exchange a step: whether this process was asked to stop
+        self.interrupt: Callable[[], bool] = lambda: False
+        #: after a step: whether any rank was asked to stop (all stop after the same step)
+        self.interrupted = False
 
     @property
     def record_fields(self) -> tuple[str, ...]:
@@ -167,24 +187,65 @@ class MetaTrainer:
         cfg, learner = self.config, self.learner
         it = self.iteration + 1
         tasks = learner.sample_tasks(cfg.meta_batch, self.task_gen, device=self.device)
-        adapted = learner.adapt(self.theta, tasks, cfg.inner_iterations, self.gen)
-        check_finite(adapted.params, f"meta-iteration {it}: adaptation")
+        gen: AnyGenerator = self.gen
+        distributed = self.dist is not None
+        if self.dist is not None:
+            start, stop = self.dist.task_range(cfg.meta_batch)
+            tasks = tasks.index(slice(start, stop))
+            gen = TaskShard(self.gen, start, stop, cfg.meta_batch)
+        adapted = learner.adapt(self.theta, tasks, cfg.inner_iterations, gen)
+        if not distributed:
+            check_finite(adapted.params, f"meta-iteration {it}: adaptation")
         query: QueryGradients | None = None
         if self.algorithm == "reptile":
             direction = reptile_delta(self.theta, adapted.params)
         else:
-            query = learner.query_gradients(adapted, tasks, self.gen)
-            check_finite(query.grads, f"meta-iteration {it}: post-adaptation gradient")
+            query = learner.query_gradients(adapted, tasks, gen)
+            if not distributed:
+                check_finite(query.grads, f"meta-iteration {it}: post-adaptation gradient")
             direction = fomaml_direction(query.grads)
+        summary = learner.summary(adapted, query)
+        samples = adapted.samples + (query.samples if query is not None else 0)
+        if distributed:
+            direction, summary, samples = self._exchange(it, direction, summary, samples,
+                                                         adapted, query)
         before = {k: v.clone() for k, v in self.theta.items()}
         step_size = self.outer.current_epsilon()
         self.outer.apply(direction)  # moves only the meta-learned groups
-        self.samples += adapted.samples + (query.samples if query is not None else 0)
+        self.samples += samples
         val = math.nan
-        if cfg.validates_at(it):
+        if cfg.validates_at(it) and (self.dist is None or self.dist.is_main):
             val = learner.validate(self.theta, self.val_tasks, cfg.val_updates, self.seed + 2)
-        return learner.record(it, self.samples, step_size, adapted, query, val, self.theta,
-                              before)
+        return learner.record(it, self.samples, step_size, summary, val, self.theta, before)
+
+    def _exchange(self, it: int, direction: Params, summary: dict[str, torch.Tensor],
+                  samples: int, adapted: Adaptation, query: QueryGradients | None
+                  ) -> tuple[Params, dict[str, torch.Tensor], int]:
+        """Combine the ranks' shares of step ``it`` (one all_reduce): the mean direction over
+        the whole meta-batch, every task's summary and the samples; raises
+        ``FloatingPointError`` on every rank when any task's weights or gradients are not
+        finite."""
+        assert self.dist is not None
+        total = self.config.meta_batch
+        start, stop = self.dist.task_range(total)
+        bad = nonfinite_tasks(adapted.params)
+        if query is not None:
+            bad |= nonfinite_tasks(query.grads)
+        local = stop - start
+        sums, per_task, scalars = self.dist.reduce_step(
+            {k: v * local for k, v in direction.items()},
+            {**summary, "nonfinite": bad.to(torch.float64)},
+            {"samples": float(samples), "stop": float(self.interrupt())},
+            start, total, f"meta-iteration {it}: exchanging the adapted weights",
+        )
+        nonfinite = per_task.pop("nonfinite")
+        if bool(nonfinite.any()):
+            tasks = nonfinite.nonzero().flatten().tolist()
+            what = "adaptation" if query is None else "adaptation or post-adaptation gradient"
+            raise FloatingPointError(f"meta-iteration {it}: {what}: NaN or Inf in the "
+                                     f"parameters of task(s) {tasks}")
+        self.interrupted = scalars["stop"] > 0
+        return {k: v / total for k, v in sums.items()}, per_task, round(scalars["samples"])
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: outer state, samples and generator states."""

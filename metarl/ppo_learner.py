@@ -127,11 +127,18 @@ class PPOLearner:
         """Mean return after ``steps`` PPO updates (higher is better)."""
         return validation_return(self.ppo, theta, tasks, steps, seed)
 
-    def record(self, iteration: int, samples: int, step_size: float, adapted: Adaptation,
-               query: QueryGradients | None, val: float, theta: Params,
-               before: Params) -> MetaRecord:
-        """Returns of the first and last rollouts, PPO statistics, theta's change."""
+    def summary(self, adapted: Adaptation, query: QueryGradients | None
+                ) -> dict[str, torch.Tensor]:
+        """Per-task returns of the first and last rollouts (``[T]``) and the PPO statistics
+        of :class:`MetaRecord` (``[iterations, T]``)."""
         result: AdaptResult = adapted.details
         last = query.details.returns if query is not None else result.returns[-1]
-        return make_record(iteration, samples, step_size, result.returns[0], last, result.stats,
-                           val, theta, before)
+        return {"first": result.returns[0], "last": last,
+                **{name: result.stats[name] for name in ("approx_kl", "clip_frac", "entropy")}}
+
+    def record(self, iteration: int, samples: int, step_size: float,
+               summary: dict[str, torch.Tensor], val: float, theta: Params,
+               before: Params) -> MetaRecord:
+        """Returns of the first and last rollouts, PPO statistics, theta's change."""
+        return make_record(iteration, samples, step_size, summary["first"], summary["last"],
+                           summary, val, theta, before)

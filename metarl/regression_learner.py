@@ -107,11 +107,16 @@ class RegressionLearner:
         assert out.query_losses is not None
         return out.query_losses[-1].mean().item()
 
-    def record(self, iteration: int, samples: int, step_size: float, adapted: Adaptation,
-               query: QueryGradients | None, val: float, theta: Params,
-               before: Params) -> RegressionRecord:
-        """Support errors before and after adaptation, validation error, theta's change."""
+    def summary(self, adapted: Adaptation, query: QueryGradients | None
+                ) -> dict[str, torch.Tensor]:
+        """Per-task support errors before and after adaptation (or at the query points)."""
         result: SupervisedResult = adapted.details
         last = query.details if query is not None else result.losses[-1]
-        return RegressionRecord(iteration, samples, step_size, result.losses[0].mean().item(),
-                                last.mean().item(), val, update_norm(theta, before))
+        return {"first": result.losses[0], "last": last}
+
+    def record(self, iteration: int, samples: int, step_size: float,
+               summary: dict[str, torch.Tensor], val: float, theta: Params,
+               before: Params) -> RegressionRecord:
+        """Support errors before and after adaptation, validation error, theta's change."""
+        return RegressionRecord(iteration, samples, step_size, summary["first"].mean().item(),
+                                summary["last"].mean().item(), val, update_norm(theta, before))
