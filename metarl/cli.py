@@ -17,6 +17,7 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
+from metarl.distributed import DEFAULT_TIMEOUT_S, DistributedError
 from metarl.envs import FAMILIES, TaskSampler
 
 
@@ -69,8 +70,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Meta-train from a TOML config, then evaluate and plot."""
+    """Meta-train from a TOML config, then evaluate and plot (over every rank under torchrun)."""
+    from metarl.components import resolve_device
     from metarl.config import load_config
+    from metarl.distributed import Distributed
     from metarl.train import train_run
 
     overrides = list(args.set or [])
@@ -80,9 +83,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"run.seed={args.seed}")
     config = load_config(Path(args.config), overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    run = train_run(config, out, resume=args.resume, force=args.force,
-                    evaluate=not args.no_eval)
-    print(f"run directory: {run.path}")
+    dist = Distributed.from_env(resolve_device(config.run.device).type, args.dist_timeout)
+    try:
+        run = train_run(config, out, resume=args.resume, force=args.force,
+                        evaluate=not args.no_eval, quiet=args.quiet, dist=dist)
+    finally:
+        if dist is not None:
+            dist.close()
+    if dist is None or dist.is_main:
+        print(f"run directory: {run.path}")
     return 0
 
 
@@ -153,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out from its newest checkpoints")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
     p.add_argument("--no-eval", action="store_true", help="train only; evaluate later")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--dist-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="under torchrun: how long a rank waits for a silent one before failing "
+                        f"(default {DEFAULT_TIMEOUT_S:g})")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="evaluate a run's methods on held-out tasks")
     p.add_argument("run_dir")
@@ -192,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileExistsError) as err:
         print(f"metarl: error: {err}", file=sys.stderr)
         return 2
-    except TrainingDiverged as err:
+    except (TrainingDiverged, DistributedError) as err:
         print(f"metarl: error: {err}", file=sys.stderr)
         return 1
     except Interrupted as err:

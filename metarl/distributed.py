@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -101,7 +102,8 @@ class Distributed:
         return torch.device("cuda", self.local_rank) if device.type == "cuda" else device
 
     def _fail(self, what: str, err: BaseException) -> DistributedError:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first_line = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". ")[0]  # no source location
         return DistributedError(
             f"rank {self.rank} of {self.world_size}: {what} failed: another rank died, failed or "
             f"stopped answering ({first_line})"

@@ -6,6 +6,10 @@ checkpoints to ``checkpoints/<method>/`` every ``run.checkpoint_every`` meta-ite
 end; ``--resume`` continues each from its newest checkpoint exactly as if it had not stopped.
 Ctrl-C finishes the current meta-iteration, writes a checkpoint and stops; a NaN or Inf in an
 adaptation stops the run and keeps the last good checkpoint.
+
+Under ``torchrun`` (a :class:`~metarl.distributed.Distributed` job), Reptile and first-order MAML
+split each meta-batch over the ranks; rank 0 alone writes the run directory and trains the
+pretraining baseline, evaluates and plots while the other ranks finish.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from metarl.components import (
     resolve_device,
 )
 from metarl.config import AnyConfig
+from metarl.distributed import Distributed
 from metarl.inner_learner import Record
 from metarl.meta_train import MetaTrainer
 from metarl.pretrain import Pretrainer
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from metarl.sb3_learner import SB3Learner
 
 TRAINED = ("reptile", "fomaml", "pretrain")
+DISTRIBUTED = ("reptile", "fomaml")  # the methods whose meta-batches are split over ranks
 
 
 class Trainer(Protocol):
@@ -89,8 +95,13 @@ def trained_methods(config: AnyConfig) -> list[str]:
     return [m for m in TRAINED if m == "reptile" or m in config.eval.methods]
 
 
-def make_trainer(method: str, config: AnyConfig, device: torch.device) -> Trainer:
-    """A fresh trainer of ``method`` from the run's initial theta."""
+def make_trainer(method: str, config: AnyConfig, device: torch.device,
+                 dist: Distributed | None = None) -> Trainer:
+    """A fresh trainer of ``method`` from the run's initial theta (split over the ranks of
+    ``dist`` for Reptile and first-order MAML)."""
+    if dist is not None and method not in DISTRIBUTED:
+        raise ValueError(f"{method} does not run over several processes; "
+                         f"expected one of {', '.join(DISTRIBUTED)}")
     if isinstance(config, SineExperimentConfig):
         _, model, learner = build_sine_components(config)
         start = initial_theta(model, config.run.seed, device)
@@ -98,7 +109,7 @@ def make_trainer(method: str, config: AnyConfig, device: torch.device) -> Traine
             return RegressionPretrainer(learner, start, config.meta, config.run.seed,
                                         config.pretrain.learning_rate)
         return MetaTrainer(learner, start, config.meta, config.run.seed, algorithm=method,
-                           fomaml=config.fomaml)
+                           fomaml=config.fomaml, dist=dist)
     _, policy, ppo = build_components(config)
     theta = initial_theta(policy, config.run.seed, device)
     if method == "pretrain":
@@ -109,7 +120,7 @@ def make_trainer(method: str, config: AnyConfig, device: torch.device) -> Traine
 
         learner = SB3Learner(ppo)
     trainer: Trainer = MetaTrainer(learner, theta, config.meta, config.run.seed,
-                                   algorithm=method, fomaml=config.fomaml)
+                                   algorithm=method, fomaml=config.fomaml, dist=dist)
     return trainer
 
 
@@ -144,15 +155,28 @@ class _SigintFlag:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def train_method(run: RunDir, method: str, config: AnyConfig, device: torch.device,
-                 quiet: bool = False) -> Params:
-    """Train (or resume, or skip when finished) one method; returns its final theta."""
-    trainer = make_trainer(method, config, device)
-    directory = run.checkpoints(method)
+def _newest_state(directory: Path) -> dict[str, Any] | None:
     latest = latest_checkpoint(directory)
+    return None if latest is None else load_checkpoint(latest)
+
+
+def train_method(run: RunDir, method: str, config: AnyConfig, device: torch.device,
+                 quiet: bool = False, dist: Distributed | None = None) -> Params:
+    """Train (or resume, or skip when finished) one method; returns its final theta.
+
+    With ``dist``, every rank calls this; rank 0 reads the newest checkpoint and passes it on,
+    and alone writes checkpoints, metrics and the progress bar.
+    """
+    trainer = make_trainer(method, config, device, dist)
+    main = dist is None or dist.is_main
+    directory = run.checkpoints(method)
+    if dist is None:
+        state = _newest_state(directory)
+    else:
+        state = dist.on_main(lambda: _newest_state(directory),
+                             f"{method}: reading the newest checkpoint")
     elapsed = 0.0
-    if latest is not None:
-        state = load_checkpoint(latest)
+    if state is not None:
         trainer.load_state_dict(state["trainer"])
         elapsed = float(state["wall_time_s"])
     if trainer.done:
@@ -164,44 +188,71 @@ def train_method(run: RunDir, method: str, config: AnyConfig, device: torch.devi
                  "wall_time_s": elapsed}
         return save_checkpoint(state, checkpoint_path(directory, trainer.iteration))
 
-    log = MetricsLog(run, method, resume_from=trainer.iteration, fields=trainer.record_fields)
-    progress = None if quiet else Progress(method, config.meta.meta_iterations,
-                                           trainer.iteration, unit=trainer.record_unit)
+    log = (MetricsLog(run, method, resume_from=trainer.iteration, fields=trainer.record_fields)
+           if main else None)
+    progress = None if quiet or not main else Progress(
+        method, config.meta.meta_iterations, trainer.iteration, unit=trainer.record_unit)
     try:
         with _SigintFlag() as sigint:
+            if isinstance(trainer, MetaTrainer):  # ranks agree on when to stop
+                trainer.interrupt = lambda: sigint.raised
             while not trainer.done:
                 began = time.perf_counter()
                 try:
                     record = trainer.step()
                 except FloatingPointError as err:
-                    last = latest_checkpoint(directory)
-                    kept = f"the last good checkpoint is {last}" if last else "no checkpoint yet"
+                    last = latest_checkpoint(directory) if main else None
+                    kept = (f"the last good checkpoint is {last}" if last else
+                            "no checkpoint yet" if main else "rank 0 keeps the last good one")
                     raise TrainingDiverged(f"{method}: {err}; training stopped, {kept}") from None
                 elapsed += time.perf_counter() - began
-                log.append(record, elapsed)
+                stop = trainer.interrupted if isinstance(trainer, MetaTrainer) and \
+                    dist is not None else sigint.raised
+                path: Path | str = "written by rank 0"
+                if log is not None:
+                    log.append(record, elapsed)
+                    every = config.run.checkpoint_every
+                    if trainer.done or record.iteration % every == 0 or stop:
+                        path = save()
                 if progress is not None:
                     progress.update(record.iteration, *record.progress())
-                every = config.run.checkpoint_every
-                if trainer.done or record.iteration % every == 0 or sigint.raised:
-                    path = save()
-                if sigint.raised and not trainer.done:
+                if stop and not trainer.done:
                     raise Interrupted(f"interrupted after {method} meta-iteration "
                                       f"{trainer.iteration}; checkpoint {path}")
     finally:
-        log.close()
+        if log is not None:
+            log.close()
         if progress is not None and not trainer.done:
             progress.close()
     return trainer.theta
 
 
 def train_run(config: AnyConfig, out: Path, resume: bool = False, force: bool = False,
-              evaluate: bool = True, quiet: bool = False) -> RunDir:
-    """The whole job: train every method, then evaluate on the test tasks and plot."""
+              evaluate: bool = True, quiet: bool = False,
+              dist: Distributed | None = None) -> RunDir:
+    """The whole job: train every method, then evaluate on the test tasks and plot.
+
+    With ``dist`` (every rank of a ``torchrun`` job calls this), Reptile and first-order MAML
+    run over all ranks; rank 0 alone prepares the run directory, trains the pretraining
+    baseline, evaluates and plots.
+    """
     device = resolve_device(config.run.device)
-    run = prepare_run_dir(out, config, resume, force)
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
+    if dist is None:
+        run = prepare_run_dir(out, config, resume, force)
+    else:
+        device = dist.device(device)
+        run = RunDir(dist.on_main(lambda: prepare_run_dir(out, config, resume, force).path,
+                                  "preparing the run directory"))
     for method in trained_methods(config):
-        train_method(run, method, config, device, quiet)
+        if dist is None:
+            train_method(run, method, config, device, quiet)
+        elif method in DISTRIBUTED:
+            train_method(run, method, config, device, quiet, dist)
+        elif dist.is_main:
+            train_method(run, method, config, device, quiet)
+    if dist is not None and not dist.is_main:
+        return run
     if evaluate:
         from metarl.plots import plot_run
 

@@ -1,0 +1,202 @@
+"""Meta-training over several processes: shards draw like one batch, 2 ranks match 1, errors."""
+
+import csv
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+
+from metarl.checkpoint import latest_checkpoint, load_checkpoint
+from metarl.components import build_components, initial_theta
+from metarl.config import config_from_dict, dump_config
+from metarl.distributed import Distributed, task_range
+from metarl.envs.sine import SineRegression
+from metarl.envs.task_shard import TaskShard
+from metarl.train import train_run
+
+# small enough that float32 rounding (batched matmuls of 3 or 5 tasks differ in the last bit)
+# is not amplified past the tolerance by the few PPO and Adam steps
+SMALL = {
+    "run": {"checkpoint_every": 2},
+    "policy": {"hidden": [16], "init_log_std": -1.0},
+    "ppo": {"num_envs": 4, "num_steps": 50, "num_epochs": 2, "num_minibatches": 2,
+            "learning_rate": 1e-3},
+    "meta": {"meta_iterations": 4, "meta_batch": 5, "inner_iterations": 2, "val_tasks": 3,
+             "val_every": 2},
+    "eval": {"methods": ["reptile"]},
+}
+
+
+def _config(family="Navigation2D", **sections):
+    data = {k: dict(v) for k, v in SMALL.items()}
+    data["env"] = {"family": family}
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return config_from_dict(data)
+
+
+def _torchrun(tmp_path, config, out, nproc=2, extra=()):
+    path = tmp_path / f"{out.name}.toml"
+    path.write_text(dump_config(config))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "metarl", "train", str(path), "--out", str(out),
+           "--quiet", "--no-eval", *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _final(out, method="reptile"):
+    return load_checkpoint(latest_checkpoint(out / "checkpoints" / method))
+
+
+def _metrics(out):
+    with open(out / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_task_range_splits_contiguously_and_evenly():
+    for total in (1, 5, 20, 1001):
+        for world in range(1, min(total, 7) + 1):
+            ranges = [task_range(total, r, world) for r in range(world)]
+            assert ranges[0][0] == 0 and ranges[-1][1] == total
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+            sizes = [stop - start for start, stop in ranges]
+            assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+
+
+def test_task_shard_rejects_bad_ranges_and_shapes():
+    gen = torch.Generator()
+    with pytest.raises(ValueError, match="start <= stop"):
+        TaskShard(gen, 3, 2, 5)
+    sine = SineRegression()
+    tasks = sine.tasks.sample(3, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="does not lead with the shard's 2 tasks"):
+        sine.sample_points(tasks, 4, TaskShard(gen, 0, 2, 5))
+
+
+@pytest.mark.parametrize("family", ["CartPoleMass", "Sine"])
+def test_shards_see_the_numbers_of_the_whole_batch(family):
+    """Adapting tasks 0:3 and 3:7 as two shards equals adapting 0:7 as one (random start states,
+    categorical actions, support points and minibatch shuffles included); the generators end in
+    the same state, so the next step draws alike too."""
+    if family == "Sine":
+        sine = SineRegression()
+        tasks = sine.tasks.sample(7, torch.Generator().manual_seed(0))
+
+        def adapt(part, gen):
+            return sine.sample_points(part, 6, gen)[0]
+    else:
+        config = _config(family)
+        fam, policy, ppo = build_components(config)
+        theta = initial_theta(policy, 0, torch.device("cpu"))
+        tasks = fam.tasks.sample(7, torch.Generator().manual_seed(0))
+
+        def adapt(part, gen):
+            out = ppo.adapt(theta, part, 2, gen, evaluate_final=True)
+            return torch.cat([out.params["actor.1.weight"].flatten(1), out.returns.T], dim=1)
+
+    whole_gen = torch.Generator().manual_seed(3)
+    whole = adapt(tasks, TaskShard(whole_gen, 0, 7, 7))
+    parts, states = [], []
+    for start, stop in ((0, 3), (3, 7)):
+        gen = torch.Generator().manual_seed(3)
+        parts.append(adapt(tasks.index(slice(start, stop)), TaskShard(gen, start, stop, 7)))
+        states.append(gen.get_state())
+    torch.testing.assert_close(torch.cat(parts), whole, rtol=0, atol=1e-5)
+    assert all(torch.equal(s, whole_gen.get_state()) for s in states)
+
+
+def test_two_processes_match_one(tmp_path):
+    """Reptile on Navigation2D: 2 gloo ranks (3 + 2 tasks) give the single process's theta and
+    metrics after 4 meta-iterations, up to float32 rounding."""
+    config = _config()
+    one = train_run(config, tmp_path / "one", evaluate=False, quiet=True)
+    two = tmp_path / "two"
+    _torchrun(tmp_path, config, two)
+    a, b = _final(one.path), _final(two)
+    assert a["iteration"] == b["iteration"] == 4
+    for k, v in a["theta"].items():
+        torch.testing.assert_close(b["theta"][k], v, rtol=0, atol=1e-4, msg=k)
+    rows_one, rows_two = _metrics(one.path), _metrics(two)
+    assert len(rows_one) == len(rows_two) == 4
+    for r1, r2 in zip(rows_one, rows_two, strict=True):
+        assert r1["env_steps"] == r2["env_steps"]
+        for name in ("train_return_first", "train_return_last", "val_return", "approx_kl"):
+            assert float(r2[name]) == pytest.approx(float(r1[name]), rel=1e-3, nan_ok=True)
+
+
+def test_two_processes_match_one_rank_group_fomaml_cartpole(tmp_path):
+    """First-order MAML on CartPoleMass (random start states: every rank draws them densely)
+    over 2 ranks equals a 1-rank process group in this process."""
+    config = _config("CartPoleMass", eval={"methods": ["reptile", "fomaml"]})
+    torch_dist.init_process_group("gloo", store=torch_dist.HashStore(), rank=0, world_size=1)
+    try:
+        one = train_run(config, tmp_path / "one", evaluate=False, quiet=True,
+                        dist=Distributed(0, 1))
+    finally:
+        torch_dist.destroy_process_group()
+    two = tmp_path / "two"
+    _torchrun(tmp_path, config, two)
+    for method in ("reptile", "fomaml"):
+        a, b = _final(one.path, method), _final(two, method)
+        for k, v in a["theta"].items():
+            torch.testing.assert_close(b["theta"][k], v, rtol=0, atol=1e-4, msg=f"{method} {k}")
+
+
+def test_resumed_two_process_run_continues_exactly(tmp_path):
+    config = _config()
+    out = tmp_path / "run"
+    _torchrun(tmp_path, config, out)
+    full = _final(out)
+    (out / "checkpoints" / "reptile" / "iter_000004.pt").unlink()
+    _torchrun(tmp_path, config, out, extra=("--resume",))
+    resumed = _final(out)
+    assert resumed["iteration"] == 4
+    for k, v in full["theta"].items():
+        assert torch.equal(resumed["theta"][k], v), k
+    assert [r["iteration"] for r in _metrics(out)] == ["1", "2", "3", "4"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_dead_rank_stops_the_others_with_a_clear_error(tmp_path):
+    config = _config(meta={"meta_iterations": 10_000, "val_every": 10_000})
+    path = tmp_path / "long.toml"
+    path.write_text(dump_config(config))
+    port = str(_free_port())
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "metarl", "train", str(path), "--out", str(tmp_path / "run"),
+             "--quiet", "--no-eval", "--dist-timeout", "120"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        metrics = tmp_path / "run" / "metrics.csv"
+        deadline = time.monotonic() + 120
+        while not (metrics.exists() and len(metrics.read_text().splitlines()) > 2):
+            assert time.monotonic() < deadline and procs[0].poll() is None, "no training"
+            time.sleep(0.2)
+        procs[1].kill()
+        _, err = procs[0].communicate(timeout=60)
+    finally:
+        for p in procs:
+            p.kill()
+    assert procs[0].returncode == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("metarl: error: rank 0 of 2: meta-iteration ")
+    assert "another rank died, failed or stopped answering" in lines[0]
+    assert latest_checkpoint(tmp_path / "run" / "checkpoints" / "reptile") is not None
