@@ -50,6 +50,12 @@ def task_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
     return start, start + base + (1 if rank < extra else 0)
 
 
+def _first_line(err: BaseException) -> str:
+    """The first sentence of a torch.distributed error, without the source location."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return re.sub(r"^\[[^\]]*\]\s*", "", text).split(". ")[0]
+
+
 class Distributed:
     """This process's place in a ``torch.distributed`` job (see the module docstring).
 
@@ -82,10 +88,15 @@ class Distributed:
         if cuda:
             torch.cuda.set_device(local_rank)
         if not torch_dist.is_initialized():
-            torch_dist.init_process_group(
-                backend="nccl" if cuda else "gloo",
-                timeout=datetime.timedelta(seconds=timeout_s),
-            )
+            try:
+                torch_dist.init_process_group(
+                    backend="nccl" if cuda else "gloo",
+                    timeout=datetime.timedelta(seconds=timeout_s),
+                )
+            except (RuntimeError, ValueError) as err:
+                raise ValueError(f"WORLD_SIZE={world} is set but torch.distributed could not "
+                                 f"start ({_first_line(err)}); run under torchrun, or unset "
+                                 "WORLD_SIZE for one process") from None
         return cls(rank, world, local_rank)
 
     @property
@@ -102,11 +113,9 @@ class Distributed:
         return torch.device("cuda", self.local_rank) if device.type == "cuda" else device
 
     def _fail(self, what: str, err: BaseException) -> DistributedError:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        first_line = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". ")[0]  # no source location
         return DistributedError(
             f"rank {self.rank} of {self.world_size}: {what} failed: another rank died, failed or "
-            f"stopped answering ({first_line})"
+            f"stopped answering ({_first_line(err)})"
         )
 
     def all_sum(self, flat: torch.Tensor, what: str) -> torch.Tensor:

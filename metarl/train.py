@@ -206,8 +206,9 @@ def train_method(run: RunDir, method: str, config: AnyConfig, device: torch.devi
                             "no checkpoint yet" if main else "rank 0 keeps the last good one")
                     raise TrainingDiverged(f"{method}: {err}; training stopped, {kept}") from None
                 elapsed += time.perf_counter() - began
-                stop = trainer.interrupted if isinstance(trainer, MetaTrainer) and \
-                    dist is not None else sigint.raised
+                stop = sigint.raised
+                if dist is not None and isinstance(trainer, MetaTrainer):
+                    stop = trainer.interrupted  # any rank's Ctrl-C, the same on every rank
                 path: Path | str = "written by rank 0"
                 if log is not None:
                     log.append(record, elapsed)

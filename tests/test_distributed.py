@@ -200,3 +200,15 @@ def test_a_dead_rank_stops_the_others_with_a_clear_error(tmp_path):
     assert lines[0].startswith("metarl: error: rank 0 of 2: meta-iteration ")
     assert "another rank died, failed or stopped answering" in lines[0]
     assert latest_checkpoint(tmp_path / "run" / "checkpoints" / "reptile") is not None
+
+
+def test_world_size_without_a_rendezvous_is_a_one_line_error(monkeypatch):
+    for name in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ValueError, match="WORLD_SIZE=2 is set but torch.distributed could not "
+                                         "start .*MASTER_ADDR") as info:
+        Distributed.from_env("cpu")
+    assert "\n" not in str(info.value)
+    assert not torch_dist.is_initialized()
