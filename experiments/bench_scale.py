@@ -125,8 +125,8 @@ def main() -> None:
         return
     device = resolve_device(args.device)
     print(f"machine: {describe_machine(device)}")
-    print(f"config: {args.config} (Reptile meta-iterations, mean of {args.iterations} after a "
-          "warm-up)")
+    print(f"config: {os.path.relpath(args.config)} (Reptile meta-iterations, mean of "
+          f"{args.iterations} after a warm-up)")
     base = min(args.procs)
     print(f"{'tasks':>6} {'procs':>5} {'s/meta-iter':>12} {'env steps/s':>12} "
           f"{'speed-up vs ' + str(base) + ' proc':>18}")

@@ -12,6 +12,8 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 
+from metarl.agents.regressor import MLPRegressor
+from metarl.agents.supervised import SupervisedConfig, SupervisedLearner
 from metarl.checkpoint import latest_checkpoint, load_checkpoint
 from metarl.components import build_components, initial_theta
 from metarl.config import config_from_dict, dump_config
@@ -88,10 +90,15 @@ def test_shards_see_the_numbers_of_the_whole_batch(family):
     the same state, so the next step draws alike too."""
     if family == "Sine":
         sine = SineRegression()
+        model = MLPRegressor(hidden=(8,))
+        learner = SupervisedLearner(model, SupervisedConfig(batch_size=4))
+        theta = model.init(torch.Generator().manual_seed(0))
         tasks = sine.tasks.sample(7, torch.Generator().manual_seed(0))
 
-        def adapt(part, gen):
-            return sine.sample_points(part, 6, gen)[0]
+        def adapt(part, gen):  # support points, then minibatch steps with per-task shuffles
+            x, y = sine.sample_points(part, 6, gen)
+            out = learner.adapt(theta, x, y, 5, gen)
+            return torch.cat([x.flatten(1), out.params["layers.0.weight"].flatten(1)], dim=1)
     else:
         config = _config(family)
         fam, policy, ppo = build_components(config)
@@ -207,8 +214,8 @@ def test_world_size_without_a_rendezvous_is_a_one_line_error(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    with pytest.raises(ValueError, match="WORLD_SIZE=2 is set but torch.distributed could not "
-                                         "start .*MASTER_ADDR") as info:
+    with pytest.raises(ValueError, match=r"WORLD_SIZE=2 is set but torch\.distributed could "
+                                         r"not start .*MASTER_ADDR") as info:
         Distributed.from_env("cpu")
     assert "\n" not in str(info.value)
     assert not torch_dist.is_initialized()
