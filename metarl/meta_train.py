@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -31,7 +31,7 @@ from metarl.agents.ppo import PPO
 from metarl.distributed import Distributed
 from metarl.envs.task_shard import AnyGenerator, TaskShard
 from metarl.fomaml import FomamlConfig, fomaml_direction
-from metarl.inner_learner import Adaptation, InnerLearner, QueryGradients, Record
+from metarl.inner_learner import InnerLearner, QueryGradients, Record
 from metarl.ppo_learner import PPOLearner
 from metarl.reptile import GROUPS, OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
 
@@ -58,6 +58,11 @@ class MetaConfig:
     :param val_tasks: validation tasks (the family's fixed ``val`` split).
     :param val_every: validate every this many outer steps (and after the last).
     :param val_updates: inner updates before the validation return is read.
+    :param task_chunk: adapt at most this many tasks at once (per process), one chunk after the
+        other (0: the whole meta-batch or share at once). Results equal the unchunked run's up to
+        float rounding (each chunk draws its tasks' numbers as a process does); on a CPU, chunks
+        of about 100 tasks run large meta-batches faster (1000 Navigation2D tasks: 1.8x) and in
+        less memory.
     """
 
     meta_iterations: int = 100
@@ -71,6 +76,7 @@ class MetaConfig:
     val_tasks: int = 20
     val_every: int = 10
     val_updates: int = 1
+    task_chunk: int = 0
 
     def __post_init__(self) -> None:
         for name in ("meta_iterations", "meta_batch", "inner_iterations", "val_tasks",
@@ -78,10 +84,10 @@ class MetaConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"meta.{name}={value!r} must be a positive integer")
-        if not isinstance(self.val_updates, int) or self.val_updates < 0:
-            raise ValueError(
-                f"meta.val_updates={self.val_updates!r} must be a non-negative integer"
-            )
+        for name in ("val_updates", "task_chunk"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"meta.{name}={value!r} must be a non-negative integer")
         if not self.epsilon > 0:
             raise ValueError(f"meta.epsilon={self.epsilon!r} must be > 0")
         if self.outer_optimizer not in OUTER_OPTIMIZERS:
@@ -98,6 +104,24 @@ class MetaConfig:
     def validates_at(self, iteration: int) -> bool:
         """Whether the validation return is measured after outer step ``iteration``."""
         return iteration % self.val_every == 0 or iteration == self.meta_iterations
+
+
+class _Share(NamedTuple):
+    """One process's part of a meta-iteration, before the processes combine theirs.
+
+    :param direction: the mean over its tasks of the outer direction.
+    :param num_tasks: its tasks.
+    :param summary: the learner's per-task numbers (task dimension last).
+    :param samples: samples consumed.
+    :param nonfinite: ``{what: [T] bool}``, tasks with NaN or Inf in their adapted weights
+        (``adaptation``) or gradients (``post-adaptation gradient``).
+    """
+
+    direction: Params
+    num_tasks: int
+    summary: dict[str, torch.Tensor]
+    samples: int
+    nonfinite: dict[str, torch.Tensor]
 
 
 def nonfinite_tasks(params: Params) -> torch.Tensor:
@@ -187,28 +211,13 @@ class MetaTrainer:
         cfg, learner = self.config, self.learner
         it = self.iteration + 1
         tasks = learner.sample_tasks(cfg.meta_batch, self.task_gen, device=self.device)
-        gen: AnyGenerator = self.gen
-        distributed = self.dist is not None
-        if self.dist is not None:
-            start, stop = self.dist.task_range(cfg.meta_batch)
-            tasks = tasks.index(slice(start, stop))
-            gen = TaskShard(self.gen, start, stop, cfg.meta_batch)
-        adapted = learner.adapt(self.theta, tasks, cfg.inner_iterations, gen)
-        if not distributed:
-            check_finite(adapted.params, f"meta-iteration {it}: adaptation")
-        query: QueryGradients | None = None
-        if self.algorithm == "reptile":
-            direction = reptile_delta(self.theta, adapted.params)
+        start, stop = (0, cfg.meta_batch) if self.dist is None else \
+            self.dist.task_range(cfg.meta_batch)
+        if self.dist is None and not 0 < cfg.task_chunk < cfg.meta_batch:
+            share = self._adapt(tasks, self.gen)  # the whole batch, plain generator
         else:
-            query = learner.query_gradients(adapted, tasks, gen)
-            if not distributed:
-                check_finite(query.grads, f"meta-iteration {it}: post-adaptation gradient")
-            direction = fomaml_direction(query.grads)
-        summary = learner.summary(adapted, query)
-        samples = adapted.samples + (query.samples if query is not None else 0)
-        if distributed:
-            direction, summary, samples = self._exchange(it, direction, summary, samples,
-                                                         adapted, query)
+            share = self._adapt_in_chunks(tasks, start, stop)
+        direction, summary, samples = self._combine(it, share, start, stop)
         before = {k: v.clone() for k, v in self.theta.items()}
         step_size = self.outer.current_epsilon()
         self.outer.apply(direction)  # moves only the meta-learned groups
@@ -218,34 +227,70 @@ class MetaTrainer:
             val = learner.validate(self.theta, self.val_tasks, cfg.val_updates, self.seed + 2)
         return learner.record(it, self.samples, step_size, summary, val, self.theta, before)
 
-    def _exchange(self, it: int, direction: Params, summary: dict[str, torch.Tensor],
-                  samples: int, adapted: Adaptation, query: QueryGradients | None
-                  ) -> tuple[Params, dict[str, torch.Tensor], int]:
-        """Combine the ranks' shares of step ``it`` (one all_reduce): the mean direction over
-        the whole meta-batch, every task's summary and the samples; raises
-        ``FloatingPointError`` on every rank when any task's weights or gradients are not
-        finite."""
-        assert self.dist is not None
-        total = self.config.meta_batch
-        start, stop = self.dist.task_range(total)
+    def _adapt(self, tasks: Any, gen: AnyGenerator) -> _Share:
+        """Adapt theta to ``tasks`` (and take first-order MAML's query gradients)."""
+        learner, steps = self.learner, self.config.inner_iterations
+        adapted = learner.adapt(self.theta, tasks, steps, gen)
+        query: QueryGradients | None = None
+        if self.algorithm == "reptile":
+            direction = reptile_delta(self.theta, adapted.params)
+        else:
+            query = learner.query_gradients(adapted, tasks, gen)
+            direction = fomaml_direction(query.grads)
         bad = nonfinite_tasks(adapted.params)
-        if query is not None:
-            bad |= nonfinite_tasks(query.grads)
-        local = stop - start
-        sums, per_task, scalars = self.dist.reduce_step(
-            {k: v * local for k, v in direction.items()},
-            {**summary, "nonfinite": bad.to(torch.float64)},
-            {"samples": float(samples), "stop": float(self.interrupt())},
-            start, total, f"meta-iteration {it}: exchanging the adapted weights",
-        )
-        nonfinite = per_task.pop("nonfinite")
-        if bool(nonfinite.any()):
-            tasks = nonfinite.nonzero().flatten().tolist()
-            what = "adaptation" if query is None else "adaptation or post-adaptation gradient"
-            raise FloatingPointError(f"meta-iteration {it}: {what}: NaN or Inf in the "
-                                     f"parameters of task(s) {tasks}")
-        self.interrupted = scalars["stop"] > 0
-        return {k: v / total for k, v in sums.items()}, per_task, round(scalars["samples"])
+        bad_grads = nonfinite_tasks(query.grads) if query is not None else torch.zeros_like(bad)
+        return _Share(direction, bad.shape[0], learner.summary(adapted, query),
+                      adapted.samples + (query.samples if query is not None else 0),
+                      {"adaptation": bad, "post-adaptation gradient": bad_grads})
+
+    def _adapt_in_chunks(self, tasks: Any, start: int, stop: int) -> _Share:
+        """Adapt tasks ``start:stop`` of the meta-batch, ``meta.task_chunk`` at a time, each
+        chunk through a :class:`TaskShard` from the same generator state, so that every task
+        draws what it would draw in one batch; the generator ends as after one chunk."""
+        cfg = self.config
+        size = cfg.task_chunk or stop - start
+        snapshot = self.gen.get_state()
+        shares = []
+        for first in range(start, stop, size):
+            last = min(first + size, stop)
+            self.gen.set_state(snapshot)
+            shares.append(self._adapt(tasks.index(slice(first, last)),
+                                      TaskShard(self.gen, first, last, cfg.meta_batch)))
+        num_tasks = stop - start
+        direction = {k: torch.stack([s.direction[k] * s.num_tasks for s in shares]).sum(dim=0)
+                     / num_tasks for k in shares[0].direction}
+        summary = {k: torch.cat([s.summary[k] for s in shares], dim=-1)
+                   for k in shares[0].summary}
+        nonfinite = {k: torch.cat([s.nonfinite[k] for s in shares])
+                     for k in shares[0].nonfinite}
+        return _Share(direction, num_tasks, summary, sum(s.samples for s in shares), nonfinite)
+
+    def _combine(self, it: int, share: _Share, start: int, stop: int
+                 ) -> tuple[Params, dict[str, torch.Tensor], int]:
+        """The mean direction over the whole meta-batch, every task's summary and the samples
+        (over all ranks with one all_reduce in a distributed run); raises
+        ``FloatingPointError`` (on every rank) when any task's weights or gradients are not
+        finite."""
+        total = self.config.meta_batch
+        direction, summary, samples, nonfinite = (share.direction, share.summary, share.samples,
+                                                  share.nonfinite)
+        if self.dist is not None:
+            flags = {f"nonfinite {k}": v.to(torch.float64) for k, v in nonfinite.items()}
+            sums, summary, scalars = self.dist.reduce_step(
+                {k: v * share.num_tasks for k, v in direction.items()}, {**summary, **flags},
+                {"samples": float(samples), "stop": float(self.interrupt())},
+                start, total, f"meta-iteration {it}: exchanging the adapted weights",
+            )
+            nonfinite = {k: summary.pop(f"nonfinite {k}") > 0 for k in nonfinite}
+            direction = {k: v / total for k, v in sums.items()}
+            samples = round(scalars["samples"])
+            self.interrupted = scalars["stop"] > 0
+        for what, bad in nonfinite.items():  # adaptation first
+            if bool(bad.any()):
+                tasks = bad.nonzero().flatten().tolist()
+                raise FloatingPointError(f"meta-iteration {it}: {what}: NaN or Inf in the "
+                                         f"parameters of task(s) {tasks}")
+        return direction, summary, samples
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: outer state, samples and generator states."""

@@ -44,6 +44,7 @@ def test_defaults_types_and_overrides(tmp_path):
     ("[ppo]\nnum_envs = 0\n", "ppo.num_envs=0 must be a positive integer"),
     ("[ppo]\ngamma = 1.5\n", "ppo.gamma=1.5 must be in [0, 1]"),
     ("[meta]\nepsilon = -1\n", "meta.epsilon=-1.0 must be > 0"),
+    ("[meta]\ntask_chunk = -2\n", "meta.task_chunk=-2 must be a non-negative integer"),
     ("[meta]\ngroups = ['torso']\n", "meta.groups=['torso'] must be a non-empty list of"),
     ("[env]\nfamily = 'Mars'\n", "env.family='Mars' must be one of Navigation2D, CartPoleMass"),
     ("[eval]\nmethods = ['reptile', 'maml']\n", "eval.methods=['reptile', 'maml'] must be"),

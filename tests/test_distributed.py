@@ -131,17 +131,24 @@ def test_two_processes_match_one(tmp_path):
     assert a["iteration"] == b["iteration"] == 4
     for k, v in a["theta"].items():
         torch.testing.assert_close(b["theta"][k], v, rtol=0, atol=1e-4, msg=k)
-    rows_one, rows_two = _metrics(one.path), _metrics(two)
-    assert len(rows_one) == len(rows_two) == 4
-    for r1, r2 in zip(rows_one, rows_two, strict=True):
-        assert r1["env_steps"] == r2["env_steps"]
-        for name in ("train_return_first", "train_return_last", "val_return", "approx_kl"):
-            assert float(r2[name]) == pytest.approx(float(r1[name]), rel=1e-3, nan_ok=True)
+    # one process adapting 2 + 2 + 1 tasks at a time (meta.task_chunk) also matches
+    chunked = train_run(_config(meta={"task_chunk": 2}), tmp_path / "chunked", evaluate=False,
+                        quiet=True)
+    c = _final(chunked.path)
+    for k, v in a["theta"].items():
+        torch.testing.assert_close(c["theta"][k], v, rtol=0, atol=1e-4, msg=k)
+    rows_one = _metrics(one.path)
+    assert len(rows_one) == 4
+    for rows in (_metrics(two), _metrics(chunked.path)):
+        for r1, r2 in zip(rows_one, rows, strict=True):
+            assert r1["env_steps"] == r2["env_steps"]
+            for name in ("train_return_first", "train_return_last", "val_return", "approx_kl"):
+                assert float(r2[name]) == pytest.approx(float(r1[name]), rel=1e-3, nan_ok=True)
 
 
 def test_two_processes_match_one_rank_group_fomaml_cartpole(tmp_path):
-    """First-order MAML on CartPoleMass (random start states: every rank draws them densely)
-    over 2 ranks equals a 1-rank process group in this process."""
+    """Reptile and first-order MAML on CartPoleMass (random start states: every rank draws them
+    densely) over 2 ranks, and in one process 2 tasks at a time, equal a 1-rank process group."""
     config = _config("CartPoleMass", eval={"methods": ["reptile", "fomaml"]})
     torch_dist.init_process_group("gloo", store=torch_dist.HashStore(), rank=0, world_size=1)
     try:
@@ -151,10 +158,15 @@ def test_two_processes_match_one_rank_group_fomaml_cartpole(tmp_path):
         torch_dist.destroy_process_group()
     two = tmp_path / "two"
     _torchrun(tmp_path, config, two)
+    chunk_config = _config("CartPoleMass", eval={"methods": ["reptile", "fomaml"]},
+                           meta={"task_chunk": 2})
+    chunked = train_run(chunk_config, tmp_path / "chunked", evaluate=False, quiet=True)
     for method in ("reptile", "fomaml"):
-        a, b = _final(one.path, method), _final(two, method)
-        for k, v in a["theta"].items():
-            torch.testing.assert_close(b["theta"][k], v, rtol=0, atol=1e-4, msg=f"{method} {k}")
+        a = _final(one.path, method)
+        for other in (_final(two, method), _final(chunked.path, method)):
+            for k, v in a["theta"].items():
+                torch.testing.assert_close(other["theta"][k], v, rtol=0, atol=1e-4,
+                                           msg=f"{method} {k}")
 
 
 def test_resumed_two_process_run_continues_exactly(tmp_path):
