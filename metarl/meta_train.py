@@ -61,7 +61,7 @@ class MetaConfig:
     :param task_chunk: adapt at most this many tasks at once (per process), one chunk after the
         other (0: the whole meta-batch or share at once). Results equal the unchunked run's up to
         float rounding (each chunk draws its tasks' numbers as a process does); on a CPU, chunks
-        of about 100 tasks run large meta-batches faster (1000 Navigation2D tasks: 1.8x) and in
+        of about 100 tasks run large meta-batches faster (1000 Navigation2D tasks: 1.95x) and in
         less memory.
     """
 
