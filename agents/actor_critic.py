@@ -17,12 +17,10 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from metarl.agents.batched_mlp import mlp_forward
+from metarl.agents.batched_mlp import ACTIVATIONS, check_mlp, mlp_forward
 from metarl.agents.distributions import Categorical, DiagGaussian
 from metarl.agents.param_tree import Params
 from metarl.envs.task_shard import AnyGenerator
-
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,7 @@ class ActorCritic:
     init_log_std: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation={self.activation!r} must be one of {', '.join(ACTIVATIONS)}"
-            )
-        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
-            raise ValueError(f"hidden={self.hidden!r} must be a non-empty list of positive sizes")
+        check_mlp(self.hidden, self.activation)
 
     @classmethod
     def for_spaces(cls, observation_space: gym.spaces.Box, action_space: gym.Space[Any],

@@ -8,6 +8,18 @@ import torch
 
 from metarl.agents.param_tree import Params
 
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh, "relu": torch.relu,
+}
+
+
+def check_mlp(hidden: tuple[int, ...], activation: str) -> None:
+    """Raise ``ValueError`` for an unknown activation or empty / non-positive hidden sizes."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation={activation!r} must be one of {', '.join(ACTIVATIONS)}")
+    if not hidden or any(int(h) <= 0 for h in hidden):
+        raise ValueError(f"hidden={hidden!r} must be a non-empty list of positive sizes")
+
 
 def mlp_forward(params: Params, prefix: str, x: torch.Tensor, num_hidden: int,
                 activation: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:

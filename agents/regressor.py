@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from metarl.agents.actor_critic import ACTIVATIONS
-from metarl.agents.batched_mlp import mlp_forward
+from metarl.agents.batched_mlp import ACTIVATIONS, check_mlp, mlp_forward
 from metarl.agents.param_tree import Params
 
 
@@ -34,12 +33,7 @@ class MLPRegressor:
     activation: str = "tanh"
 
     def __post_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation={self.activation!r} must be one of {', '.join(ACTIVATIONS)}"
-            )
-        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
-            raise ValueError(f"hidden={self.hidden!r} must be a non-empty list of positive sizes")
+        check_mlp(self.hidden, self.activation)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of every parameter of a theta, in order."""

@@ -46,11 +46,6 @@ class TaskShard:
         """Tasks in this slice."""
         return self.stop - self.start
 
-    @property
-    def device(self) -> torch.device:
-        """The generator's device."""
-        return self.generator.device
-
 
 AnyGenerator = torch.Generator | TaskShard | None
 

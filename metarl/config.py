@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metarl.agents.actor_critic import ACTIVATIONS
+from metarl.agents.batched_mlp import ACTIVATIONS
 from metarl.agents.ppo import PPOConfig
 from metarl.envs import FAMILIES
 from metarl.fomaml import FomamlConfig
