@@ -60,6 +60,26 @@ class BatchedAdam:
         steps = self.steps.clamp(min=1)  # tasks that never stepped stay finite
         step_size = self.lr / (1 - beta1 ** steps)
         bc2_sqrt = (1 - beta2 ** steps).sqrt()
+        if active is None:  # one multi-tensor op per line; the same arithmetic, in place
+            names = list(self.params)
+            views = [(-1,) + (1,) * (self.params[k].dim() - 1) for k in names]
+            g = [grads[k] for k in names]
+            if scale is not None:
+                g = torch._foreach_mul(g, [scale.view(v) for v in views])
+            gg = torch._foreach_mul(g, g)
+            torch._foreach_mul_(gg, 1 - beta2)
+            exp_avg = [self.exp_avg[k] for k in names]
+            exp_avg_sq = [self.exp_avg_sq[k] for k in names]
+            torch._foreach_lerp_(exp_avg, g, 1 - beta1)
+            torch._foreach_mul_(exp_avg_sq, beta2)
+            torch._foreach_add_(exp_avg_sq, gg)
+            denom = torch._foreach_sqrt(exp_avg_sq)
+            torch._foreach_div_(denom, [bc2_sqrt.view(v) for v in views])
+            torch._foreach_add_(denom, self.eps)
+            update = torch._foreach_mul([step_size.view(v) for v in views], exp_avg)
+            torch._foreach_div_(update, denom)
+            torch._foreach_sub_([self.params[k] for k in names], update)
+            return norms
         for k, p in self.params.items():
             shape = (-1,) + (1,) * (p.dim() - 1)
             g = grads[k] if scale is None else grads[k] * scale.view(shape)
@@ -67,14 +87,10 @@ class BatchedAdam:
             v = self.exp_avg_sq[k] * beta2 + g * g * (1 - beta2)
             denom = v.sqrt() / bc2_sqrt.view(shape) + self.eps
             new_p = p - step_size.view(shape) * m / denom
-            if active is not None:
-                keep = active.view(shape)
-                m = torch.where(keep, m, self.exp_avg[k])
-                v = torch.where(keep, v, self.exp_avg_sq[k])
-                new_p = torch.where(keep, new_p, p)
-            self.exp_avg[k].copy_(m)
-            self.exp_avg_sq[k].copy_(v)
-            p.copy_(new_p)
+            keep = active.view(shape)
+            self.exp_avg[k].copy_(torch.where(keep, m, self.exp_avg[k]))
+            self.exp_avg_sq[k].copy_(torch.where(keep, v, self.exp_avg_sq[k]))
+            p.copy_(torch.where(keep, new_p, p))
         return norms
 
     def state_dict(self) -> dict[str, object]:
