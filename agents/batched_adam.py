@@ -19,12 +19,18 @@ class BatchedAdam:
     :param lr: learning rate (a float, or set :attr:`lr` between steps for a schedule).
     :param betas: Adam's moment decay rates.
     :param eps: Adam's epsilon.
+    :param lr_scale: ``{name: factor}``: these parameters step with ``factor * lr`` (one
+        learning rate per parameter group, as torch.optim's param groups; the others use ``lr``).
     """
 
     def __init__(self, params: Params, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+                 eps: float = 1e-8, lr_scale: dict[str, float] | None = None) -> None:
         self.params = params
         self.lr = lr
+        self.lr_scale = dict(lr_scale or {})
+        unknown = sorted(set(self.lr_scale) - set(params))
+        if unknown:
+            raise ValueError(f"lr_scale names {unknown}, not parameters ({sorted(params)})")
         self.betas = betas
         self.eps = eps
         first = next(iter(params.values()))
@@ -60,6 +66,11 @@ class BatchedAdam:
         steps = self.steps.clamp(min=1)  # tasks that never stepped stay finite
         step_size = self.lr / (1 - beta1 ** steps)
         bc2_sqrt = (1 - beta2 ** steps).sqrt()
+
+        def scaled_step(name: str, shape: tuple[int, ...]) -> torch.Tensor:
+            factor = self.lr_scale.get(name, 1.0)
+            return step_size.view(shape) if factor == 1.0 else step_size.view(shape) * factor
+
         if active is None:  # one multi-tensor op per line; the same arithmetic, in place
             names = list(self.params)
             views = [(-1,) + (1,) * (self.params[k].dim() - 1) for k in names]
@@ -76,7 +87,8 @@ class BatchedAdam:
             denom = torch._foreach_sqrt(exp_avg_sq)
             torch._foreach_div_(denom, [bc2_sqrt.view(v) for v in views])
             torch._foreach_add_(denom, self.eps)
-            update = torch._foreach_mul([step_size.view(v) for v in views], exp_avg)
+            update = torch._foreach_mul([scaled_step(k, v) for k, v in zip(names, views)],
+                                         exp_avg)
             torch._foreach_div_(update, denom)
             torch._foreach_sub_([self.params[k] for k in names], update)
             return norms
@@ -86,7 +98,7 @@ class BatchedAdam:
             m = self.exp_avg[k].lerp(g, 1 - beta1)
             v = self.exp_avg_sq[k] * beta2 + g * g * (1 - beta2)
             denom = v.sqrt() / bc2_sqrt.view(shape) + self.eps
-            new_p = p - step_size.view(shape) * m / denom
+            new_p = p - scaled_step(k, shape) * m / denom
             keep = active.view(shape)
             self.exp_avg[k].copy_(torch.where(keep, m, self.exp_avg[k]))
             self.exp_avg_sq[k].copy_(torch.where(keep, v, self.exp_avg_sq[k]))

@@ -40,6 +40,9 @@ class PPOConfig:
     :param reset_every_iteration: start every iteration's rollout from fresh episodes (episodic
         adaptation, as in MAML's protocol) instead of continuing the previous episodes.
     :param learning_rate: Adam's learning rate.
+    :param log_std_learning_rate: Adam's learning rate for a Gaussian policy's log-std
+        (``None``: ``learning_rate``). Larger lets a few updates narrow the exploration noise
+        once the mean has found the task; annealed with ``learning_rate``.
     :param anneal_lr: decay the learning rate linearly to 0 over the iterations of ``adapt``.
     :param num_epochs: passes over each rollout.
     :param num_minibatches: minibatches per epoch.
@@ -63,6 +66,7 @@ class PPOConfig:
     num_steps: int = 100
     reset_every_iteration: bool = True
     learning_rate: float = 3e-4
+    log_std_learning_rate: float | None = None
     anneal_lr: bool = False
     num_epochs: int = 10
     num_minibatches: int = 4
@@ -98,7 +102,7 @@ class PPOConfig:
         for name in ("ent_coef", "vf_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ppo.{name}={getattr(self, name)!r} must be >= 0")
-        for name in ("max_grad_norm", "target_kl"):
+        for name in ("max_grad_norm", "target_kl", "log_std_learning_rate"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"ppo.{name}={value!r} must be > 0 or None")
@@ -196,7 +200,8 @@ class PPO:
                   for k, v in stacked.items()}
         env = AutoResetEnv(self.family, tasks, cfg.num_envs, generator)
         obs = env.reset()
-        optimizer = BatchedAdam(params, cfg.learning_rate, eps=cfg.adam_eps)
+        optimizer = BatchedAdam(params, cfg.learning_rate, eps=cfg.adam_eps,
+                                lr_scale=self.lr_scale())
         returns, episodes = [], []
         stats: dict[str, list[torch.Tensor]] = {name: [] for name in STAT_NAMES}
         for k in range(iterations + int(evaluate_final)):
@@ -221,6 +226,13 @@ class PPO:
             env_steps=cfg.num_envs * cfg.num_steps,
             stats={n: torch.stack(v) if v else empty for n, v in stats.items()},
         )
+
+    def lr_scale(self) -> dict[str, float]:
+        """Per-parameter learning-rate factors of the inner Adam (the log-std's, when set)."""
+        rate = self.config.log_std_learning_rate
+        if rate is None or "log_std" not in self.policy.shapes():
+            return {}
+        return {"log_std": rate / self.config.learning_rate}
 
     @torch.no_grad()
     def make_batch(self, params: Params, rollout: Rollout) -> Batch:

@@ -23,6 +23,9 @@ from metarl.train import train_run
 ROWS: list[tuple[str, list[str]]] = [
     ("config as given", []),
     ("log-std meta-learned too", ['meta.groups=["body","head","log_std","value"]']),
+    ("log-std inner lr = inner lr (noise stays near its init)",
+     ['ppo.log_std_learning_rate="none"']),
+    ("PPO clip 2", ["ppo.clip_coef=2.0"]),
     ("PPO clip 0.2 (standard)", ["ppo.clip_coef=0.2"]),
     ("inner lr 3e-4 (standard)", ["ppo.learning_rate=3e-4"]),
     ("10 epochs per update", ["ppo.num_epochs=10"]),

@@ -31,8 +31,9 @@ class PretrainConfig:
 
     Used by multi-task pretraining and by the evaluation's oracle. The inner learner is tuned to
     move far in one update; a policy trained for millions of steps needs the usual, careful PPO
-    steps (the defaults are standard PPO's), or it diverges. Everything else (rollout size,
-    gamma, lambda, minibatch size) is the inner learner's.
+    steps (the defaults are standard PPO's, one learning rate for all parameters), or it
+    diverges. Everything else (rollout size, gamma, lambda, minibatch size) is the inner
+    learner's.
 
     :param learning_rate: Adam's learning rate.
     :param clip_coef: PPO's ratio clipping range.
@@ -51,9 +52,9 @@ class PretrainConfig:
             raise ValueError(f"pretrain.num_epochs={self.num_epochs!r} must be > 0")
 
     def apply(self, config: PPOConfig) -> PPOConfig:
-        """``config`` with these settings in place of its own."""
+        """``config`` with these settings in place of its own (and one learning rate for all)."""
         return config.replace(learning_rate=self.learning_rate, clip_coef=self.clip_coef,
-                              num_epochs=self.num_epochs)
+                              num_epochs=self.num_epochs, log_std_learning_rate=None)
 
 
 class Pretrainer(NetworkTrainer):
