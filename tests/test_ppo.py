@@ -8,6 +8,7 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.envs import CartPoleMass, Navigation2D
+from metarl.pretrain import PretrainConfig
 from metarl.random_policy import random_rollout
 
 FAMILIES = {"discrete": CartPoleMass, "box": Navigation2D}
@@ -89,6 +90,52 @@ def test_batched_adam_matches_torch_adam():
             o.step()
     for i in range(3):
         torch.testing.assert_close(params["w"][i], reference[i].detach())
+
+
+def test_batched_adam_lr_scale_is_a_parameter_group_and_frozen_path_agrees():
+    torch.manual_seed(0)
+    start = {"w": torch.randn(3, 4, 5), "s": torch.randn(3, 2)}
+    params = {k: v.clone() for k, v in start.items()}
+    opt = BatchedAdam(params, lr=1e-2, eps=1e-5, lr_scale={"s": 30.0})
+    masked = {k: v.clone() for k, v in start.items()}  # the per-task-freezing code path
+    opt_masked = BatchedAdam(masked, lr=1e-2, eps=1e-5, lr_scale={"s": 30.0})
+    ref = {k: torch.nn.Parameter(v.clone()) for k, v in start.items()}
+    torch_opt = torch.optim.Adam([{"params": [ref["w"]], "lr": 1e-2},
+                                  {"params": [ref["s"]], "lr": 0.3}], eps=1e-5)
+    for _ in range(5):  # per-task steps of one torch Adam over all tasks: the same arithmetic
+        grads = {k: torch.randn_like(v) for k, v in start.items()}
+        opt.step(grads, max_grad_norm=None)
+        opt_masked.step(grads, max_grad_norm=None, active=torch.ones(3, dtype=torch.bool))
+        for k, p in ref.items():
+            p.grad = grads[k].clone()
+        torch_opt.step()
+    for k in start:
+        torch.testing.assert_close(params[k], ref[k].detach())
+        torch.testing.assert_close(masked[k], params[k])
+    with pytest.raises(ValueError, match=r"lr_scale names \['x'\], not parameters"):
+        BatchedAdam(params, lr=1e-2, lr_scale={"x": 2.0})
+
+
+def test_log_std_learning_rate_moves_only_the_log_std_faster():
+    base = PPOConfig(num_envs=4, num_steps=50, num_epochs=2, num_minibatches=2,
+                     learning_rate=1e-3)
+    runs = {}
+    for rate in (None, 1e-3, 1e-1):
+        family, _, ppo, stacked = _setup("box", 2, base.replace(log_std_learning_rate=rate))
+        tasks = family.tasks.sample(2, split="val")
+        runs[rate] = ppo.adapt(stacked, tasks, 1, torch.Generator().manual_seed(0)).params
+    for k in stacked:  # equal to the common rate: exactly the plain run
+        assert torch.equal(runs[None][k], runs[1e-3][k])
+
+    def moved(rate):
+        return (runs[rate]["log_std"] - stacked["log_std"]).abs().max()
+
+    assert moved(1e-1) > 10 * moved(None)  # 4 Adam steps: <= 4e-3 against up to 0.4
+    with pytest.raises(ValueError, match=r"ppo.log_std_learning_rate=0 must be > 0 or None"):
+        PPOConfig(log_std_learning_rate=0)
+    # long runs (pretraining, the oracle) use one standard learning rate for every parameter
+    assert PretrainConfig().apply(base.replace(log_std_learning_rate=0.1)).log_std_learning_rate \
+        is None
 
 
 def test_adapt_returns_shapes_and_stacked_init():
