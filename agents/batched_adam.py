@@ -87,8 +87,8 @@ class BatchedAdam:
             denom = torch._foreach_sqrt(exp_avg_sq)
             torch._foreach_div_(denom, [bc2_sqrt.view(v) for v in views])
             torch._foreach_add_(denom, self.eps)
-            update = torch._foreach_mul([scaled_step(k, v) for k, v in zip(names, views)],
-                                         exp_avg)
+            steps_k = [scaled_step(k, v) for k, v in zip(names, views, strict=True)]
+            update = torch._foreach_mul(steps_k, exp_avg)
             torch._foreach_div_(update, denom)
             torch._foreach_sub_([self.params[k] for k in names], update)
             return norms

@@ -86,6 +86,31 @@ def sb3_ppo_kwargs(ppo: PPOConfig, pol: ActorCritic | PolicyConfig, episodes: in
     }
 
 
+def split_log_std_lr(model: SB3PPO, ppo: PPOConfig) -> SB3PPO:
+    """Give an SB3 PPO model's log-std ``ppo.log_std_learning_rate``, as the batched learner does.
+
+    SB3 keeps one learning rate for the whole policy and resets every parameter group to it
+    before each update; the log-std's group is rescaled after that reset. Returns ``model``.
+    """
+    rate = ppo.log_std_learning_rate
+    policy = model.policy
+    if rate is None or not hasattr(policy, "log_std"):
+        return model
+    others = [p for name, p in policy.named_parameters() if name != "log_std"]
+    policy.optimizer = policy.optimizer_class(
+        [{"params": others}, {"params": [policy.log_std], "lr_scale": rate / ppo.learning_rate}],
+        lr=ppo.learning_rate, **policy.optimizer_kwargs)
+    reset = model._update_learning_rate
+
+    def update_learning_rate(optimizers: Any) -> None:
+        reset(optimizers)
+        for group in policy.optimizer.param_groups:
+            group["lr"] *= group.get("lr_scale", 1.0)
+
+    model._update_learning_rate = update_learning_rate  # type: ignore[method-assign]
+    return model
+
+
 def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams, updates: int,
                         episodes: int, seed: int) -> torch.Tensor:
     """``[updates + 1, T]`` mean returns of SB3 PPO from scratch after k = 0..updates updates.
@@ -102,8 +127,8 @@ def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams
     for i, task in enumerate(tasks.to_list()):
         env = task_vec_env(family, task, episodes)
         try:
-            model = SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i, device="cpu", verbose=0,
-                           **kwargs)
+            model = split_log_std_lr(SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i,
+                                            device="cpu", verbose=0, **kwargs), config.ppo)
             out[:, i] = torch.tensor(learn_rollouts(model, updates + 1,
                                                     episodes * config.ppo.num_steps))
         finally:

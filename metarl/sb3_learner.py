@@ -25,7 +25,7 @@ from metarl.envs import TaskParams
 from metarl.envs.task_shard import AnyGenerator, TaskShard, shared
 from metarl.inner_learner import Adaptation, QueryGradients
 from metarl.ppo_learner import PPOLearner
-from metarl.sb3_baseline import learn_rollouts, sb3_ppo_kwargs, task_vec_env
+from metarl.sb3_baseline import learn_rollouts, sb3_ppo_kwargs, split_log_std_lr, task_vec_env
 
 
 class SB3Learner(PPOLearner):
@@ -54,8 +54,9 @@ class SB3Learner(PPOLearner):
         cfg = self.ppo.config
         env = task_vec_env(self.ppo.family, task, cfg.num_envs, self.subprocess)
         try:
-            model = to_sb3(theta, env, activation=self.ppo.policy.activation, seed=seed,
-                           device="cpu", verbose=0, **self.kwargs)
+            model = split_log_std_lr(to_sb3(theta, env, activation=self.ppo.policy.activation,
+                                            seed=seed, device="cpu", verbose=0, **self.kwargs),
+                                     cfg)
             model.set_logger(self.logger)
             returns = learn_rollouts(model, rollouts, cfg.num_envs * cfg.num_steps)
         finally:

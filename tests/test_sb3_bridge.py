@@ -210,3 +210,24 @@ def test_gym_family_needs_the_sb3_inner_learner():
             "ppo": {"inner": "sb3"}, "eval": {"methods": ["reptile"], "oracle_iterations": 0}}))
     with pytest.raises(ValueError, match=r"needs env\.gym_id"):
         config_from_dict({"env": {"family": "gym"}, "ppo": {"inner": "sb3"}})
+
+
+def test_sb3_ppo_gets_the_log_std_learning_rate():
+    from stable_baselines3 import PPO as SB3PPO
+
+    from metarl.agents.ppo import PPOConfig
+    from metarl.envs import Navigation2D
+    from metarl.sb3_baseline import learn_rollouts, split_log_std_lr, task_vec_env
+
+    cfg = PPOConfig(num_envs=2, num_steps=32, num_epochs=2, num_minibatches=2,
+                    learning_rate=1e-4, log_std_learning_rate=0.05)
+    env = task_vec_env(Navigation2D(), {"goal": [0.3, -0.2]}, 2)
+    model = split_log_std_lr(SB3PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=2,
+                                    learning_rate=1e-4, seed=0, device="cpu"), cfg)
+    before = model.policy.log_std.detach().clone()
+    weight = model.policy.action_net.weight.detach().clone()
+    learn_rollouts(model, 2, 64)  # 2 updates x 2 epochs x 2 minibatches: 8 Adam steps
+    assert [g["lr"] for g in model.policy.optimizer.param_groups] == pytest.approx([1e-4, 0.05])
+    assert (model.policy.log_std.detach() - before).abs().max() > 8 * 1e-4 * 10
+    assert (model.policy.action_net.weight.detach() - weight).abs().max() <= 8 * 1e-4 * 1.01
+    env.close()
