@@ -116,7 +116,7 @@ def test_batched_adam_lr_scale_is_a_parameter_group_and_frozen_path_agrees():
         BatchedAdam(params, lr=1e-2, lr_scale={"x": 2.0})
 
 
-def test_log_std_learning_rate_moves_only_the_log_std_faster():
+def test_log_std_learning_rate_moves_the_log_std_faster_and_the_rest_at_the_common_rate():
     base = PPOConfig(num_envs=4, num_steps=50, num_epochs=2, num_minibatches=2,
                      learning_rate=1e-3)
     runs = {}
@@ -131,6 +131,9 @@ def test_log_std_learning_rate_moves_only_the_log_std_faster():
         return (runs[rate]["log_std"] - stacked["log_std"]).abs().max()
 
     assert moved(1e-1) > 10 * moved(None)  # 4 Adam steps: <= 4e-3 against up to 0.4
+    for k in stacked:  # an Adam step moves an element by about lr at most: 4 steps of 1e-3
+        if k != "log_std":
+            assert (runs[1e-1][k] - stacked[k]).abs().max() <= 4 * 1e-3 * 1.01, k
     with pytest.raises(ValueError, match=r"ppo.log_std_learning_rate=0 must be > 0 or None"):
         PPOConfig(log_std_learning_rate=0)
     # long runs (pretraining, the oracle) use one standard learning rate for every parameter
