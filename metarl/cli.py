@@ -127,7 +127,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     device = resolve_device(args.device) if args.device else None
-    evaluate_any(run, settings, device=device, force=args.force)
+    evaluate_any(run, settings, device=device, force=args.force, quiet=args.quiet)
     plot_run(run)
     return 0
 
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, help="support points per task (Sine runs)")
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("plot", help="redraw a run's plots from its CSV files")
     p.add_argument("run_dir")

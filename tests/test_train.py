@@ -178,7 +178,7 @@ def test_cli_train_evaluate_plot_and_never_overwrite(tmp_path, capsys):
     assert main(["evaluate", str(out), "--k", "1", "--methods", "reptile", "scratch"]) == 2
     assert "--force" in capsys.readouterr().err
     assert main(["evaluate", str(out), "--k", "1", "--methods", "reptile", "scratch",
-                 "--oracle-iterations", "0", "--force"]) == 0
+                 "--oracle-iterations", "0", "--force", "--quiet"]) == 0
     with (out / "eval" / "curves.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 2 * 2 * 3 * 2
     assert not (out / "eval" / "oracle.csv").exists()
