@@ -46,6 +46,7 @@ def _register() -> None:
             entry_point=f"metarl.envs.gym_env:{family.name}Env",
             vector_entry_point=f"metarl.envs.vector_env:{family.name}VectorEnv",
             max_episode_steps=family.default_max_episode_steps,
+            reward_threshold=family.reward_threshold,
         )
 
 

@@ -85,6 +85,7 @@ class CartPoleMass(EnvFamily[CartPoleMassParams]):
     gym_id = "metarl/CartPoleMass-v0"
     params_type = CartPoleMassParams
     default_max_episode_steps = 500
+    reward_threshold = 475.0  # CartPole-v1's
     # CartPole-v1's bounds, with the largest float32 standing in for its unbounded velocities
     _high = np.array([X_THRESHOLD * 2, FLOAT32_MAX, THETA_THRESHOLD * 2, FLOAT32_MAX], np.float32)
     observation_space = gym.spaces.Box(-_high, _high, dtype=np.float32)

@@ -81,6 +81,9 @@ class EnvFamily(ABC, Generic[P]):
     observation_space: ClassVar[gym.spaces.Box]
     action_space: ClassVar[gym.Space[Any]]
     description: ClassVar[str] = ""
+    # mean episode return at which a task counts as solved (Gymnasium's ``reward_threshold``);
+    # ``None`` where the family has none
+    reward_threshold: ClassVar[float | None] = None
 
     def __init__(
         self,

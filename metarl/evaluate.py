@@ -29,7 +29,7 @@ from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.components import build_components, initial_theta, resolve_device
 from metarl.config import EvalConfig, toml_value
-from metarl.envs import TaskParams
+from metarl.envs import FAMILIES, TaskParams
 from metarl.run_dir import RunDir
 from metarl.stats import mean_ci95
 from metarl.train import final_theta
@@ -185,7 +185,27 @@ def summary_markdown(summary: list[dict[str, float | str | int]],
         mean, ci = mean_ci95([float(r["return"]) for r in oracle])
         lines += ["", f"oracle (PPO from scratch, {oracle[0]['iterations']} iterations per "
                       f"task): {mean:.2f} ± {ci:.2f}"]
+    threshold = getattr(FAMILIES.get(family), "reward_threshold", None)
+    if threshold is not None:
+        reached = updates_to_threshold(summary, threshold)
+        lines += ["", f"inner updates to a mean return >= {threshold:g}: " + "; ".join(
+            f"{m} {k if k is not None else f'not within {max(ks)}'}" for m, k in reached.items())]
     return "\n".join(lines) + "\n"
+
+
+def updates_to_threshold(summary: list[dict[str, float | str | int]], threshold: float
+                         ) -> dict[str, int | None]:
+    """Per method, the first k whose mean return over tasks is ``>= threshold`` (``None``: never).
+
+    :param summary: rows of :func:`summarize`.
+    """
+    first: dict[str, int | None] = {}
+    for r in sorted(summary, key=lambda r: int(r["k"])):
+        method = str(r["method"])
+        first.setdefault(method, None)
+        if first[method] is None and float(r["mean"]) >= threshold:
+            first[method] = int(r["k"])
+    return first
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

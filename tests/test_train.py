@@ -210,3 +210,19 @@ def test_bad_config_fails_before_any_work(tmp_path, capsys):
                      "--out", str(tmp_path / "run")]) == 2
         assert "torch sees no CUDA device" in capsys.readouterr().err
         assert not (tmp_path / "run").exists()
+
+
+def test_summary_reports_updates_to_the_reward_threshold():
+    """CartPoleMass's summary says at which k each method's mean return first reaches 475."""
+    from metarl.config import EvalConfig
+    from metarl.evaluate import summary_markdown, updates_to_threshold
+
+    rows = [{"method": m, "k": k, "mean": v, "ci95": 1.0, "tasks": 40, "seeds": 3}
+            for m, values in (("reptile", (100.0, 480.0, 470.0, 499.0)),
+                              ("scratch", (20.0, 200.0, 474.9, 476.0)),
+                              ("pretrain", (300.0, 400.0, 450.0, 460.0)))
+            for k, v in enumerate(values)]
+    assert updates_to_threshold(rows, 475.0) == {"reptile": 1, "scratch": 3, "pretrain": None}
+    text = summary_markdown(rows, [], "CartPoleMass", EvalConfig())
+    assert "mean return >= 475: reptile 1; scratch 3; pretrain not within 3" in text
+    assert ">=" not in summary_markdown(rows, [], "Navigation2D", EvalConfig())
