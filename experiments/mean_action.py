@@ -1,0 +1,61 @@
+"""Is adaptation limited by the policy's mean or by its exploration noise?
+
+Adapts a run's meta-learned initialisation for k = 0..K inner PPO updates (the run's inner
+learner, as in evaluation) and reports, after each k, the mean return of the stochastic policy
+(what the evaluation reports), the return of the same policy taking its mean action (log-std set
+to -12), and the mean log-std. When the two returns are close, the mean action is what is left to
+improve; when the mean action scores much better, the noise is.
+
+Usage: ``python experiments/mean_action.py runs/navigation2d_quick [--method reptile]
+[--split val] [--tasks 40] [--updates 3] [--episodes 20] [--seed 0]``
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from metarl.components import build_components
+from metarl.run_dir import RunDir
+from metarl.train import final_theta
+
+DETERMINISTIC_LOG_STD = -12.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run directory with a trained method")
+    parser.add_argument("--method", default="reptile", help="reptile, fomaml or pretrain")
+    parser.add_argument("--split", default="val", choices=["val", "test"])
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--updates", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per update")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    run = RunDir(args.run)
+    family, policy, ppo = build_components(run.load_config())
+    if policy.discrete:
+        raise ValueError(f"{args.run}: the policy is discrete; it has no mean action or log-std")
+    ppo = type(ppo)(family, policy, ppo.config.replace(num_envs=args.episodes))
+    theta = final_theta(run, args.method)
+    tasks = family.tasks.sample(args.tasks, split=args.split)
+    print(f"{args.method} of {args.run}, {args.tasks} {args.split} tasks, {args.episodes} "
+          f"episodes per update, seed {args.seed}")
+    print("  k | stochastic return | mean-action return (median) | mean log-std")
+    for k in range(args.updates + 1):
+        out = ppo.adapt(theta, tasks, k, torch.Generator().manual_seed(args.seed),
+                        evaluate_final=True)
+        params = dict(out.params)
+        log_std = params["log_std"].mean().item()
+        params["log_std"] = torch.full_like(params["log_std"], DETERMINISTIC_LOG_STD)
+        mean_action = ppo.adapt(params, tasks, 0, torch.Generator().manual_seed(args.seed + 1),
+                                evaluate_final=True).returns[-1]
+        print(f"{k:3d} | {out.returns[-1].mean().item():17.2f} | "
+              f"{mean_action.mean().item():18.2f} ({mean_action.median().item():6.2f}) | "
+              f"{log_std:12.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
