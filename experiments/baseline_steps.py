@@ -1,0 +1,110 @@
+"""Give every method the inner step size that suits it, chosen on the validation tasks.
+
+The evaluation adapts every initialisation with the run's inner learner, whose large steps are
+tuned for Reptile. A random or a pretrained initialisation may prefer small ones. For each
+method this script evaluates a few inner settings on the validation tasks (first seed), picks
+the one with the best mean return over k = 1..K, and evaluates that on the test tasks with
+every seed. Prints both tables; the test table is the fair comparison.
+
+Usage: ``python experiments/baseline_steps.py runs/navigation2d_quick_seeds/seed_0
+[--seeds 0 1 2] [--methods reptile scratch pretrain fomaml]``, or several runs (one per
+training seed, each evaluated with the seed of its directory name ``seed_<s>``):
+``python experiments/baseline_steps.py runs/navigation2d_quick_seeds/seed_*``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from pathlib import Path
+
+import torch
+
+from metarl.agents.ppo import PPO, PPOConfig
+from metarl.components import build_components, initial_theta
+from metarl.evaluate import adaptation_returns, curve_rows, summarize
+from metarl.run_dir import RunDir
+from metarl.train import final_theta
+
+# (name, changes to the run's inner PPO settings)
+SETTINGS: list[tuple[str, dict[str, object]]] = [
+    ("run's inner learner", {}),
+    ("medium: lr 1e-3, clip 1", {"learning_rate": 1e-3, "clip_coef": 1.0}),
+    ("standard: lr 3e-4, clip 0.2, 10 epochs", {"learning_rate": 3e-4, "clip_coef": 0.2,
+                                                "num_epochs": 10}),
+    ("standard, one lr (pretraining's)", {"learning_rate": 3e-4, "clip_coef": 0.2,
+                                         "num_epochs": 10, "log_std_learning_rate": None}),
+]
+
+
+def returns_of(run: RunDir, method: str, ppo_config: PPOConfig, split: str, tasks_n: int,
+               updates: int, seeds: list[int]) -> list[dict[str, float | str | int]]:
+    """``curves.csv``-style rows of one method adapted with ``ppo_config``."""
+    family, policy, _ = build_components(run.load_config())
+    ppo = PPO(family, policy, ppo_config)
+    tasks = family.tasks.sample(tasks_n, split=split)  # type: ignore[arg-type]
+    rows: list[dict[str, float | str | int]] = []
+    for seed in seeds:
+        theta = (initial_theta(policy, seed, torch.device("cpu")) if method == "scratch"
+                 else final_theta(run, method))
+        returns = adaptation_returns(ppo, theta, tasks, updates, seed)
+        rows += curve_rows(method, seed, returns, ppo_config.num_envs * ppo_config.num_steps)
+    return rows
+
+
+def table(rows: list[dict[str, float | str | int]], label: str, updates: int) -> list[str]:
+    """Markdown rows ``| label | k=0 | ... |`` per method of ``rows``."""
+    cells = {(r["method"], int(r["k"])): f"{float(r['mean']):.2f} ± {float(r['ci95']):.2f}"
+             for r in summarize(rows)}
+    methods = dict.fromkeys(str(r["method"]) for r in rows)
+    return [f"| {m} | {label} | " + " | ".join(cells[(m, k)] for k in range(updates + 1)) + " |"
+            for m in methods]
+
+
+def run_seed(path: Path, default: list[int]) -> list[int]:
+    """The training seed in a ``seed_<s>`` directory name, else ``default``."""
+    match = re.fullmatch(r"seed_(\d+)", path.name)
+    return [int(match.group(1))] if match else default
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="run directories of one config")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="evaluation seeds of a run whose name is not seed_<s>")
+    parser.add_argument("--methods", nargs="+",
+                        default=["reptile", "scratch", "pretrain", "fomaml"])
+    args = parser.parse_args()
+    runs = [RunDir(p) for p in args.runs]
+    config = runs[0].load_config()
+    settings = config.eval
+    base = config.ppo.replace(num_envs=settings.episodes)
+    header = ("| method | inner settings | " + " | ".join(f"k={k}" for k in range(
+        settings.updates + 1)) + " |\n| --- | --- |" + " --- |" * (settings.updates + 1))
+    val_lines, test_lines = [], []
+    for method in args.methods:
+        scored = []
+        for name, changes in SETTINGS:
+            ppo_config = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+            rows = returns_of(runs[0], method, ppo_config, "val", settings.test_tasks,
+                              settings.updates, run_seed(args.runs[0], args.seeds)[:1])
+            val_lines += table(rows, name, settings.updates)
+            after = [float(r["mean"]) for r in summarize(rows) if int(r["k"]) > 0]
+            scored.append((sum(after) / len(after), name, ppo_config))
+            print(val_lines[-1], flush=True)
+        _, name, best = max(scored, key=lambda s: s[0])
+        rows = []
+        for run, path in zip(runs, args.runs, strict=True):
+            rows += returns_of(run, method, best, "test", settings.test_tasks, settings.updates,
+                               run_seed(path, args.seeds))
+        test_lines += table(rows, f"{name} (best on val)", settings.updates)
+        print(test_lines[-1], flush=True)
+    print(f"\nValidation tasks, seed {run_seed(args.runs[0], args.seeds)[0]}, "
+          f"{settings.episodes} episodes per update:\n\n{header}\n" + "\n".join(val_lines))
+    print(f"\nTest tasks, each method with its best inner settings on val, {len(runs)} run(s):"
+          f"\n\n{header}\n" + "\n".join(test_lines))
+
+
+if __name__ == "__main__":
+    main()
