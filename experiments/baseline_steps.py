@@ -1,10 +1,13 @@
 """Give every method the inner step size that suits it, chosen on the validation tasks.
 
 The evaluation adapts every initialisation with the run's inner learner, whose large steps are
-tuned for Reptile. A random or a pretrained initialisation may prefer small ones. For each
-method this script evaluates a few inner settings on the validation tasks (first seed), picks
-the one with the best mean return over k = 1..K, and evaluates that on the test tasks with
-every seed. Prints both tables; the test table is the fair comparison.
+tuned for Reptile. A random or a pretrained initialisation may prefer small ones, and a
+pretrained policy whose exploration noise has narrowed may adapt better from the noise every
+adaptation of Reptile starts from (``policy.init_log_std``). For each method this script
+evaluates a few inner settings, each with the method's own log-std and (where it differs) with
+the log-std reset, on the validation tasks (first seed); picks the variant with the best mean
+return over k = 1..K; and evaluates that on the test tasks with every seed. Prints both tables;
+the test table is the fair comparison.
 
 Usage: ``python experiments/baseline_steps.py runs/navigation2d_quick_seeds/seed_0
 [--seeds 0 1 2] [--methods reptile scratch pretrain fomaml]``, or several runs (one per
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import re
 from pathlib import Path
 
 import torch
 
+from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.components import build_components, initial_theta
 from metarl.evaluate import adaptation_returns, curve_rows, summarize
@@ -38,16 +43,28 @@ SETTINGS: list[tuple[str, dict[str, object]]] = [
 ]
 
 
-def returns_of(run: RunDir, method: str, ppo_config: PPOConfig, split: str, tasks_n: int,
-               updates: int, seeds: list[int]) -> list[dict[str, float | str | int]]:
+def start(run: RunDir, method: str, seed: int, reset_log_std: bool) -> Params:
+    """The theta ``method`` adapts from (scratch: the seed's random one), its log-std optionally
+    reset to ``policy.init_log_std``."""
+    config = run.load_config()
+    _, policy, _ = build_components(config)
+    theta = dict(initial_theta(policy, seed, torch.device("cpu")) if method == "scratch"
+                 else final_theta(run, method))
+    if reset_log_std:
+        theta["log_std"] = torch.full_like(theta["log_std"], config.policy.init_log_std)
+    return theta
+
+
+def returns_of(run: RunDir, method: str, ppo_config: PPOConfig, reset_log_std: bool,
+               split: str, tasks_n: int, updates: int, seeds: list[int]
+               ) -> list[dict[str, float | str | int]]:
     """``curves.csv``-style rows of one method adapted with ``ppo_config``."""
     family, policy, _ = build_components(run.load_config())
     ppo = PPO(family, policy, ppo_config)
     tasks = family.tasks.sample(tasks_n, split=split)  # type: ignore[arg-type]
     rows: list[dict[str, float | str | int]] = []
     for seed in seeds:
-        theta = (initial_theta(policy, seed, torch.device("cpu")) if method == "scratch"
-                 else final_theta(run, method))
+        theta = start(run, method, seed, reset_log_std)
         returns = adaptation_returns(ppo, theta, tasks, updates, seed)
         rows += curve_rows(method, seed, returns, ppo_config.num_envs * ppo_config.num_steps)
     return rows
@@ -83,21 +100,28 @@ def main() -> None:
     header = ("| method | inner settings | " + " | ".join(f"k={k}" for k in range(
         settings.updates + 1)) + " |\n| --- | --- |" + " --- |" * (settings.updates + 1))
     val_lines, test_lines = [], []
+    val_seed = run_seed(args.runs[0], args.seeds)[:1]
     for method in args.methods:
+        own = start(runs[0], method, val_seed[0], reset_log_std=False)
+        resets = [False]
+        if "log_std" in own and not torch.equal(
+                own["log_std"], start(runs[0], method, val_seed[0], True)["log_std"]):
+            resets.append(True)
         scored = []
-        for name, changes in SETTINGS:
+        for (name, changes), reset in itertools.product(SETTINGS, resets):
+            label = name + (", log-std reset" if reset else "")
             ppo_config = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-            rows = returns_of(runs[0], method, ppo_config, "val", settings.test_tasks,
-                              settings.updates, run_seed(args.runs[0], args.seeds)[:1])
-            val_lines += table(rows, name, settings.updates)
+            rows = returns_of(runs[0], method, ppo_config, reset, "val", settings.test_tasks,
+                              settings.updates, val_seed)
+            val_lines += table(rows, label, settings.updates)
             after = [float(r["mean"]) for r in summarize(rows) if int(r["k"]) > 0]
-            scored.append((sum(after) / len(after), name, ppo_config))
+            scored.append((sum(after) / len(after), label, ppo_config, reset))
             print(val_lines[-1], flush=True)
-        _, name, best = max(scored, key=lambda s: s[0])
+        _, name, best, reset = max(scored, key=lambda s: s[0])
         rows = []
         for run, path in zip(runs, args.runs, strict=True):
-            rows += returns_of(run, method, best, "test", settings.test_tasks, settings.updates,
-                               run_seed(path, args.seeds))
+            rows += returns_of(run, method, best, reset, "test", settings.test_tasks,
+                               settings.updates, run_seed(path, args.seeds))
         test_lines += table(rows, f"{name} (best on val)", settings.updates)
         print(test_lines[-1], flush=True)
     print(f"\nValidation tasks, seed {run_seed(args.runs[0], args.seeds)[0]}, "
