@@ -169,7 +169,8 @@ def summarize(rows: list[dict[str, float | str | int]], value_key: str = "return
 def summary_markdown(summary: list[dict[str, float | str | int]],
                      oracle: list[dict[str, float | str | int]], family: str,
                      settings: EvalConfig) -> str:
-    """The summary as a Markdown table: one row per method, one column per k."""
+    """The summary as a Markdown table: one row per method, one column per k; for a family with a
+    reward threshold, followed by the inner updates each method needs to reach it."""
     ks = sorted({int(r["k"]) for r in summary})
     cell = {(r["method"], r["k"]): f"{float(r['mean']):.2f} ± {float(r['ci95']):.2f}"
             for r in summary}
