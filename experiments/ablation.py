@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from metarl.config import load_config
-from metarl.evaluate import read_csv, summarize
+from metarl.evaluate import ci_cells, read_csv, summarize
 from metarl.train import train_run
 
 # (row name, overrides of the base config)
@@ -55,8 +55,7 @@ def main() -> None:
             run = train_run(config, run_dir, resume=(run_dir / "config.toml").exists(),
                             quiet=True)
             curves += read_csv(run.eval / "curves.csv")
-        cells = {(r["method"], int(r["k"])): f"{float(r['mean']):.1f} ± {float(r['ci95']):.1f}"
-                 for r in summarize(curves)}
+        cells = ci_cells(summarize(curves), digits=1)
         ks = sorted({k for _, k in cells})
         row = [f"{name}: {' '.join(overrides) or '-'}"]
         row += [cells[("reptile", k)] for k in ks] + [cells[("scratch", k)] for k in ks[1:2]]

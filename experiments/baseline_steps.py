@@ -28,7 +28,7 @@ import torch
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.components import build_components, initial_theta
-from metarl.evaluate import adaptation_returns, curve_rows, summarize
+from metarl.evaluate import adaptation_returns, ci_cells, curve_rows, summarize
 from metarl.run_dir import RunDir
 from metarl.train import final_theta
 
@@ -72,8 +72,7 @@ def returns_of(run: RunDir, method: str, ppo_config: PPOConfig, reset_log_std: b
 
 def table(rows: list[dict[str, float | str | int]], label: str, updates: int) -> list[str]:
     """Markdown rows ``| label | k=0 | ... |`` per method of ``rows``."""
-    cells = {(r["method"], int(r["k"])): f"{float(r['mean']):.2f} ± {float(r['ci95']):.2f}"
-             for r in summarize(rows)}
+    cells = ci_cells(summarize(rows))
     methods = dict.fromkeys(str(r["method"]) for r in rows)
     return [f"| {m} | {label} | " + " | ".join(cells[(m, k)] for k in range(updates + 1)) + " |"
             for m in methods]

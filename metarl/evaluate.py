@@ -166,14 +166,20 @@ def summarize(rows: list[dict[str, float | str | int]], value_key: str = "return
     return out
 
 
+def ci_cells(summary: list[dict[str, float | str | int]], digits: int = 2
+             ) -> dict[tuple[str, int], str]:
+    """``{(method, k): "mean ± ci95"}`` of :func:`summarize` rows, to ``digits`` decimals."""
+    return {(str(r["method"]), int(r["k"])): f"{float(r['mean']):.{digits}f} ± "
+                                             f"{float(r['ci95']):.{digits}f}" for r in summary}
+
+
 def summary_markdown(summary: list[dict[str, float | str | int]],
                      oracle: list[dict[str, float | str | int]], family: str,
                      settings: EvalConfig) -> str:
     """The summary as a Markdown table: one row per method, one column per k; for a family with a
     reward threshold, followed by the inner updates each method needs to reach it."""
     ks = sorted({int(r["k"]) for r in summary})
-    cell = {(r["method"], r["k"]): f"{float(r['mean']):.2f} ± {float(r['ci95']):.2f}"
-            for r in summary}
+    cell = ci_cells(summary)
     which = "held-out" if settings.split == "test" else "validation"
     lines = [f"{family}: mean return after k inner PPO updates on {settings.test_tasks} {which} "
              f"tasks ({settings.episodes} episodes per update, seeds {list(settings.seeds)}; "
@@ -181,7 +187,8 @@ def summary_markdown(summary: list[dict[str, float | str | int]],
              "| method | " + " | ".join(f"k={k}" for k in ks) + " |",
              "| --- | " + " | ".join("---" for _ in ks) + " |"]
     for method in dict.fromkeys(r["method"] for r in summary):
-        lines.append(f"| {method} | " + " | ".join(cell.get((method, k), "") for k in ks) + " |")
+        lines.append(f"| {method} | " + " | ".join(cell.get((str(method), k), "") for k in ks)
+                     + " |")
     if oracle:
         mean, ci = mean_ci95([float(r["return"]) for r in oracle])
         lines += ["", f"oracle (PPO from scratch, {oracle[0]['iterations']} iterations per "

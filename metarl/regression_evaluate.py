@@ -17,7 +17,7 @@ import time
 import torch
 
 from metarl.components import build_sine_components, initial_theta, resolve_device
-from metarl.evaluate import summarize, write_csv, write_settings
+from metarl.evaluate import ci_cells, summarize, write_csv, write_settings
 from metarl.run_dir import RunDir
 from metarl.sine_config import SineEvalConfig, SineExperimentConfig
 from metarl.train import final_theta
@@ -79,8 +79,7 @@ def regression_markdown(summary: list[dict[str, float | str | int]], settings: S
                         config: SineExperimentConfig) -> str:
     """The summary as a Markdown table: one row per method, columns k = 0, 1, 5, 10, K."""
     ks = sorted({k for k in (*TABLE_KS, settings.updates) if k <= settings.updates})
-    cell = {(r["method"], r["k"]): f"{float(r['mean']):.3f} ± {float(r['ci95']):.3f}"
-            for r in summary}
+    cell = ci_cells(summary, digits=3)
     which = "held-out" if settings.split == "test" else "validation"
     inner = config.inner
     lines = [f"Sine: mean squared error after k inner steps ({inner.optimizer}, learning rate "
@@ -89,5 +88,6 @@ def regression_markdown(summary: list[dict[str, float | str | int]], settings: S
              "| method | " + " | ".join(f"k={k}" for k in ks) + " |",
              "| --- | " + " | ".join("---" for _ in ks) + " |"]
     for method in dict.fromkeys(r["method"] for r in summary):
-        lines.append(f"| {method} | " + " | ".join(cell.get((method, k), "") for k in ks) + " |")
+        lines.append(f"| {method} | " + " | ".join(cell.get((str(method), k), "") for k in ks)
+                     + " |")
     return "\n".join(lines) + "\n"
