@@ -25,9 +25,11 @@ from pathlib import Path
 
 import torch
 
+from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
-from metarl.agents.ppo import PPO, PPOConfig
+from metarl.agents.ppo import PPO
 from metarl.components import build_components, initial_theta
+from metarl.envs import TaskParams
 from metarl.evaluate import adaptation_returns, ci_cells, curve_rows, summarize
 from metarl.run_dir import RunDir
 from metarl.train import final_theta
@@ -43,30 +45,25 @@ SETTINGS: list[tuple[str, dict[str, object]]] = [
 ]
 
 
-def start(run: RunDir, method: str, seed: int, reset_log_std: bool) -> Params:
-    """The theta ``method`` adapts from (scratch: the seed's random one), its log-std optionally
-    reset to ``policy.init_log_std``."""
-    config = run.load_config()
-    _, policy, _ = build_components(config)
+def start(run: RunDir, method: str, policy: ActorCritic, seed: int,
+          reset_log_std: float | None) -> Params:
+    """The theta ``method`` adapts from (scratch: the seed's random one), its log-std set to
+    ``reset_log_std`` unless that is ``None``."""
     theta = dict(initial_theta(policy, seed, torch.device("cpu")) if method == "scratch"
                  else final_theta(run, method))
-    if reset_log_std:
-        theta["log_std"] = torch.full_like(theta["log_std"], config.policy.init_log_std)
+    if reset_log_std is not None:
+        theta["log_std"] = torch.full_like(theta["log_std"], reset_log_std)
     return theta
 
 
-def returns_of(run: RunDir, method: str, ppo_config: PPOConfig, reset_log_std: bool,
-               split: str, tasks_n: int, updates: int, seeds: list[int]
-               ) -> list[dict[str, float | str | int]]:
-    """``curves.csv``-style rows of one method adapted with ``ppo_config``."""
-    family, policy, _ = build_components(run.load_config())
-    ppo = PPO(family, policy, ppo_config)
-    tasks = family.tasks.sample(tasks_n, split=split)  # type: ignore[arg-type]
+def returns_of(run: RunDir, method: str, ppo: PPO, tasks: TaskParams, reset_log_std: float | None,
+               updates: int, seeds: list[int]) -> list[dict[str, float | str | int]]:
+    """``curves.csv``-style rows of one method adapted by ``ppo`` on ``tasks``."""
     rows: list[dict[str, float | str | int]] = []
     for seed in seeds:
-        theta = start(run, method, seed, reset_log_std)
+        theta = start(run, method, ppo.policy, seed, reset_log_std)
         returns = adaptation_returns(ppo, theta, tasks, updates, seed)
-        rows += curve_rows(method, seed, returns, ppo_config.num_envs * ppo_config.num_steps)
+        rows += curve_rows(method, seed, returns, ppo.config.num_envs * ppo.config.num_steps)
     return rows
 
 
@@ -95,32 +92,35 @@ def main() -> None:
     runs = [RunDir(p) for p in args.runs]
     config = runs[0].load_config()
     settings = config.eval
+    family, policy, _ = build_components(config)
+    split_tasks = {split: family.tasks.sample(settings.test_tasks, split=split)
+                   for split in ("val", "test")}
     base = config.ppo.replace(num_envs=settings.episodes)
     header = ("| method | inner settings | " + " | ".join(f"k={k}" for k in range(
         settings.updates + 1)) + " |\n| --- | --- |" + " --- |" * (settings.updates + 1))
     val_lines, test_lines = [], []
     val_seed = run_seed(args.runs[0], args.seeds)[:1]
+    init_log_std = config.policy.init_log_std
     for method in args.methods:
-        own = start(runs[0], method, val_seed[0], reset_log_std=False)
-        resets = [False]
-        if "log_std" in own and not torch.equal(
-                own["log_std"], start(runs[0], method, val_seed[0], True)["log_std"]):
-            resets.append(True)
+        own = start(runs[0], method, policy, val_seed[0], reset_log_std=None)
+        resets: list[float | None] = [None]
+        if "log_std" in own and not torch.all(own["log_std"] == init_log_std):
+            resets.append(init_log_std)
         scored = []
         for (name, changes), reset in itertools.product(SETTINGS, resets):
-            label = name + (", log-std reset" if reset else "")
-            ppo_config = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-            rows = returns_of(runs[0], method, ppo_config, reset, "val", settings.test_tasks,
-                              settings.updates, val_seed)
+            label = name + (", log-std reset" if reset is not None else "")
+            ppo = PPO(family, policy, dataclasses.replace(base, **changes))  # type: ignore[arg-type]
+            rows = returns_of(runs[0], method, ppo, split_tasks["val"], reset, settings.updates,
+                              val_seed)
             val_lines += table(rows, label, settings.updates)
             after = [float(r["mean"]) for r in summarize(rows) if int(r["k"]) > 0]
-            scored.append((sum(after) / len(after), label, ppo_config, reset))
+            scored.append((sum(after) / len(after), label, ppo, reset))
             print(val_lines[-1], flush=True)
         _, name, best, reset = max(scored, key=lambda s: s[0])
         rows = []
         for run, path in zip(runs, args.runs, strict=True):
-            rows += returns_of(run, method, best, reset, "test", settings.test_tasks,
-                               settings.updates, run_seed(path, args.seeds))
+            rows += returns_of(run, method, best, split_tasks["test"], reset, settings.updates,
+                               run_seed(path, args.seeds))
         test_lines += table(rows, f"{name} (best on val)", settings.updates)
         print(test_lines[-1], flush=True)
     print(f"\nValidation tasks, seed {run_seed(args.runs[0], args.seeds)[0]}, "
