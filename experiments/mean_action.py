@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from metarl.agents.ppo import PPO
 from metarl.components import build_components
 from metarl.run_dir import RunDir
 from metarl.train import final_theta
@@ -38,7 +39,7 @@ def main() -> None:
     family, policy, ppo = build_components(run.load_config())
     if policy.discrete:
         raise ValueError(f"{args.run}: the policy is discrete; it has no mean action or log-std")
-    ppo = type(ppo)(family, policy, ppo.config.replace(num_envs=args.episodes))
+    ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
     theta = final_theta(run, args.method)
     tasks = family.tasks.sample(args.tasks, split=args.split)
     print(f"{args.method} of {args.run}, {args.tasks} {args.split} tasks, {args.episodes} "

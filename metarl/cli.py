@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=int, help="support points per task (Sine runs)")
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="print no results table (eval/ is written as usual)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("plot", help="redraw a run's plots from its CSV files")
     p.add_argument("run_dir")
