@@ -32,6 +32,11 @@ ROWS: list[tuple[str, list[str]]] = [
     ("init log-std -1", ["policy.init_log_std=-1.0"]),
     ("value function not meta-learned", ['meta.groups=["body","head"]']),
     ("outer step not annealed", ["meta.anneal=false"]),
+    ("discount 0.9", ["ppo.gamma=0.9"]),
+    ("discount 0.95", ["ppo.gamma=0.95"]),
+    ("discount 0.8", ["ppo.gamma=0.8"]),
+    ("GAE lambda 0.9", ["ppo.gae_lambda=0.9"]),
+    ("GAE lambda 1 (Monte Carlo returns, the critic only as a baseline)", ["ppo.gae_lambda=1.0"]),
 ]
 
 
