@@ -6,7 +6,7 @@ validation tasks, never the test tasks. Prints a Markdown table of the mean retu
 updates with its 95% confidence interval over tasks (each task's mean over the seeds), and writes
 it to ``OUT/ablation.md``. Runs land in ``OUT/<row>/seed_<s>`` and are resumed when present.
 
-Usage: ``python experiments/ablation.py experiments/navigation2d_quick.toml [--seeds 0]
+Usage: ``python experiments/ablation.py experiments/navigation2d_quick.toml [--seeds 0 1 2]
 [--out runs/ablation]``
 """
 
@@ -43,7 +43,7 @@ ROWS: list[tuple[str, list[str]]] = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--rows", type=int, nargs="+", help="row numbers to run (default all)")
     args = parser.parse_args()
