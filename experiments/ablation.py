@@ -4,7 +4,7 @@ Starting from a config, each row changes one setting, meta-trains Reptile with i
 Reptile and scratch (the same inner settings from a random initialisation) on the family's
 validation tasks, never the test tasks. Prints a Markdown table of the mean return after k = 1..K
 updates with its 95% confidence interval over tasks (each task's mean over the seeds), and writes
-it to ``OUT/ablation.md``. Runs land in ``OUT/<row>/seed_<s>`` and are resumed when present.
+it to ``OUT/ablation.md``. Runs land in ``OUT/<row name>/seed_<s>`` and are resumed when present.
 
 Usage: ``python experiments/ablation.py experiments/navigation2d_quick.toml [--seeds 0 1 2]
 [--out runs/ablation]``
@@ -13,6 +13,7 @@ Usage: ``python experiments/ablation.py experiments/navigation2d_quick.toml [--s
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from metarl.config import load_config
@@ -56,7 +57,9 @@ def main() -> None:
             config = load_config(Path(args.config), [
                 *overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]", 'eval.split="val"',
                 'eval.methods=["reptile","scratch"]', "eval.oracle_iterations=0"])
-            run_dir = Path(args.out) / f"row{i}" / f"seed_{seed}"
+            # named after the row, not its position, so that adding rows never resumes another's run
+            slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+            run_dir = Path(args.out) / slug / f"seed_{seed}"
             run = train_run(config, run_dir, resume=(run_dir / "config.toml").exists(),
                             quiet=True)
             curves += read_csv(run.eval / "curves.csv")
