@@ -1,0 +1,56 @@
+"""Does more meta-training help? Adaptation of every saved checkpoint of a run.
+
+For each checkpoint of a method (``checkpoints/<method>/iter_*.pt``), adapts its theta on the
+family's validation tasks (or test tasks) for k = 0..K inner updates with the run's inner learner
+and prints the mean return after each k, averaged over the tasks and the evaluation seeds.
+
+Usage: ``python experiments/checkpoint_curve.py runs/navigation2d_quick [--method reptile]
+[--split val] [--tasks 40] [--updates 3] [--episodes 40] [--seeds 0 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from metarl.agents.ppo import PPO
+from metarl.checkpoint import load_checkpoint
+from metarl.components import build_components
+from metarl.run_dir import RunDir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run directory with a trained method")
+    parser.add_argument("--method", default="reptile", help="reptile or fomaml")
+    parser.add_argument("--split", default="val", choices=["val", "test"])
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--updates", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=40, help="episodes per update")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    args = parser.parse_args()
+    run = RunDir(args.run)
+    paths = sorted(run.checkpoints(args.method).glob("iter_*.pt"))
+    if not paths:
+        raise ValueError(f"{args.run}: method {args.method!r} has no checkpoint")
+    family, policy, ppo = build_components(run.load_config())
+    ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
+    tasks = family.tasks.sample(args.tasks, split=args.split)
+    print(f"{args.method} of {args.run}: mean return on {args.tasks} {args.split} tasks, "
+          f"{args.episodes} episodes per update, seeds {args.seeds}")
+    print("checkpoint     | " + " | ".join(f"k={k:<5d}" for k in range(args.updates + 1)))
+    for path in paths:
+        theta = load_checkpoint(path)["theta"]
+        returns = torch.stack([
+            ppo.adapt(theta, tasks, args.updates, torch.Generator().manual_seed(seed),
+                      evaluate_final=True).returns.mean(dim=1)
+            for seed in args.seeds
+        ]).mean(dim=0)
+        print(f"{path.stem:14s} | " + " | ".join(f"{r:7.2f}" for r in returns.tolist()),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
