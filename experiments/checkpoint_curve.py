@@ -11,33 +11,22 @@ Usage: ``python experiments/checkpoint_curve.py runs/navigation2d_quick [--metho
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+import run_adaptation
 import torch
 
-from metarl.agents.ppo import PPO
 from metarl.checkpoint import load_checkpoint
-from metarl.components import build_components
-from metarl.run_dir import RunDir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run directory with a trained method")
-    parser.add_argument("--method", default="reptile", help="reptile or fomaml")
-    parser.add_argument("--split", default="val", choices=["val", "test"])
-    parser.add_argument("--tasks", type=int, default=40)
-    parser.add_argument("--updates", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=40, help="episodes per update")
+    run_adaptation.add_arguments(parser, methods="reptile or fomaml", episodes=40)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
-    run = RunDir(args.run)
+    run, _, _, ppo, tasks = run_adaptation.load(args)
     paths = sorted(run.checkpoints(args.method).glob("iter_*.pt"))
     if not paths:
         raise ValueError(f"{args.run}: method {args.method!r} has no checkpoint")
-    family, policy, ppo = build_components(run.load_config())
-    ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
-    tasks = family.tasks.sample(args.tasks, split=args.split)
     print(f"{args.method} of {args.run}: mean return on {args.tasks} {args.split} tasks, "
           f"{args.episodes} episodes per update, seeds {args.seeds}")
     print("checkpoint     | " + " | ".join(f"k={k:<5d}" for k in range(args.updates + 1)))

@@ -13,13 +13,10 @@ Usage: ``python experiments/mean_action.py runs/navigation2d_quick [--method rep
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+import run_adaptation
 import torch
 
-from metarl.agents.ppo import PPO
-from metarl.components import build_components
-from metarl.run_dir import RunDir
 from metarl.train import final_theta
 
 DETERMINISTIC_LOG_STD = -12.0
@@ -27,21 +24,13 @@ DETERMINISTIC_LOG_STD = -12.0
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run directory with a trained method")
-    parser.add_argument("--method", default="reptile", help="reptile, fomaml or pretrain")
-    parser.add_argument("--split", default="val", choices=["val", "test"])
-    parser.add_argument("--tasks", type=int, default=40)
-    parser.add_argument("--updates", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=20, help="episodes per update")
+    run_adaptation.add_arguments(parser, methods="reptile, fomaml or pretrain", episodes=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    run = RunDir(args.run)
-    family, policy, ppo = build_components(run.load_config())
+    run, _, policy, ppo, tasks = run_adaptation.load(args)
     if policy.discrete:
         raise ValueError(f"{args.run}: the policy is discrete; it has no mean action or log-std")
-    ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
     theta = final_theta(run, args.method)
-    tasks = family.tasks.sample(args.tasks, split=args.split)
     print(f"{args.method} of {args.run}, {args.tasks} {args.split} tasks, {args.episodes} "
           f"episodes per update, seed {args.seed}")
     print("  k | stochastic return | mean-action return (median) | mean log-std")

@@ -1,0 +1,51 @@
+"""The setup shared by the scripts that re-adapt a trained run: its inner learner and tasks.
+
+``add_arguments`` adds the run directory, method, task split, task count, number of updates and
+episodes per update to a parser; ``load`` builds the run's family, policy and inner PPO (sized for
+that many episodes per update) and samples the tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.ppo import PPO
+from metarl.components import build_components
+from metarl.envs import EnvFamily, TaskParams
+from metarl.run_dir import RunDir
+
+
+class RunAdaptation(NamedTuple):
+    """A trained run with its inner learner rebuilt for re-adaptation."""
+
+    run: RunDir
+    family: EnvFamily[Any]
+    policy: ActorCritic
+    ppo: PPO
+    tasks: TaskParams
+
+
+def add_arguments(parser: argparse.ArgumentParser, methods: str, episodes: int) -> None:
+    """Add ``run``, ``--method``, ``--split``, ``--tasks``, ``--updates`` and ``--episodes``.
+
+    :param methods: the methods the script accepts, for ``--method``'s help.
+    :param episodes: the default of ``--episodes`` (episodes per update).
+    """
+    parser.add_argument("run", type=Path, help="a run directory with a trained method")
+    parser.add_argument("--method", default="reptile", help=methods)
+    parser.add_argument("--split", default="val", choices=["val", "test"])
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--updates", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=episodes, help="episodes per update")
+
+
+def load(args: argparse.Namespace) -> RunAdaptation:
+    """The run of ``args.run``, its PPO with ``args.episodes`` envs per task, and its tasks."""
+    run = RunDir(args.run)
+    family, policy, ppo = build_components(run.load_config())
+    ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
+    tasks = family.tasks.sample(args.tasks, split=args.split)
+    return RunAdaptation(run, family, policy, ppo, tasks)
