@@ -52,14 +52,14 @@ def main() -> None:
     for i, (name, overrides) in enumerate(ROWS):
         if args.rows and i not in args.rows:
             continue
+        # named after the row, not its position, so that adding rows never resumes another's run
+        row_dir = Path(args.out) / re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
         curves = []
         for seed in args.seeds:
             config = load_config(Path(args.config), [
                 *overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]", 'eval.split="val"',
                 'eval.methods=["reptile","scratch"]', "eval.oracle_iterations=0"])
-            # named after the row, not its position, so that adding rows never resumes another's run
-            slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-            run_dir = Path(args.out) / slug / f"seed_{seed}"
+            run_dir = row_dir / f"seed_{seed}"
             run = train_run(config, run_dir, resume=(run_dir / "config.toml").exists(),
                             quiet=True)
             curves += read_csv(run.eval / "curves.csv")
