@@ -111,7 +111,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     changes = {"methods": tuple(args.methods) if args.methods else None, "updates": args.k,
                "seeds": tuple(args.seeds) if args.seeds else None,
                "test_tasks": args.tasks, "split": args.split}
-    only = {"episodes": args.episodes, "oracle_iterations": args.oracle_iterations}
+    only = {"episodes": args.episodes, "oracle_iterations": args.oracle_iterations,
+            "checkpoint": args.checkpoint}
     if isinstance(config, SineExperimentConfig):
         for name, value in only.items():
             if value is not None:
@@ -178,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("test", "val"),
                    help="evaluate on the test tasks (results) or the validation tasks (tuning)")
     p.add_argument("--oracle-iterations", type=int, help="oracle PPO iterations (0: none)")
+    p.add_argument("--checkpoint", choices=("last", "best_val"),
+                   help="which checkpoint of each trained method to evaluate: the last, or the "
+                        "best on the validation tasks (RL runs)")
     p.add_argument("--shots", type=int, help="support points per task (Sine runs)")
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")

@@ -38,6 +38,7 @@ else:  # pragma: no cover - Python 3.10
 
 METHODS = ("reptile", "scratch", "pretrain", "fomaml")
 GYM_FAMILY = "gym"  # any Gymnasium env, adapted to by the SB3 inner learner
+CHECKPOINT_RULES = ("last", "best_val")  # which checkpoint of a trained method is evaluated
 RL_ONLY_METHODS = ("sb3",)  # stable-baselines3 PPO from scratch on each task (RL evaluation)
 
 
@@ -155,6 +156,9 @@ class EvalConfig:
     :param seeds: evaluation seeds (rollouts, and scratch's random initialisation).
     :param oracle_iterations: PPO iterations of the oracle, trained from scratch on each test
         task with the ``[pretrain]`` settings (0: no oracle).
+    :param checkpoint: which checkpoint of each trained method is evaluated: ``last``, or
+        ``best_val``, the one whose mean return over k = 1..K on ``test_tasks`` validation tasks
+        is highest (:mod:`metarl.checkpoint_selection`; with ``split = "test"`` only).
     """
 
     methods: tuple[str, ...] = METHODS
@@ -164,9 +168,17 @@ class EvalConfig:
     episodes: int = 40
     seeds: tuple[int, ...] = (0, 1, 2)
     oracle_iterations: int = 100
+    checkpoint: str = "last"
 
     def __post_init__(self) -> None:
         check_evaluation(self.methods, METHODS + RL_ONLY_METHODS, self.split, self.seeds)
+        if self.checkpoint not in CHECKPOINT_RULES:
+            raise ValueError(f"eval.checkpoint={self.checkpoint!r} must be one of "
+                             f"{', '.join(CHECKPOINT_RULES)}")
+        if self.checkpoint == "best_val" and self.split == "val":
+            raise ValueError("eval.checkpoint='best_val' chooses on the validation tasks, so "
+                             "eval.split='val' would report the tasks it chose on; use "
+                             "eval.checkpoint='last' there")
         for name in ("test_tasks", "episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")

@@ -10,7 +10,9 @@ careful settings of ``[pretrain]`` (a long run needs small steps) and the evalua
 Outputs in ``RUN/eval/``: ``curves.csv`` (``method,seed,task,k,return,env_steps``),
 ``oracle.csv`` (``seed,task,iterations,return,env_steps``), ``summary.csv`` and ``summary.md``
 (mean and 95% confidence interval over tasks of the per-task mean over seeds), ``eval.toml`` (the
-evaluation settings used).
+evaluation settings used) and, when each trained method's checkpoint is chosen on the
+validation tasks (``eval.checkpoint = "best_val"``, :mod:`metarl.checkpoint_selection`),
+``selection.csv`` (``method,iteration,k,return``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dataclasses
 import math
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,12 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
+from metarl.checkpoint_selection import SELECTION_COLUMNS, Selection, select_checkpoint
 from metarl.components import build_components, initial_theta, resolve_device
 from metarl.config import EvalConfig, toml_value
 from metarl.envs import FAMILIES, TaskParams
 from metarl.run_dir import RunDir
 from metarl.stats import mean_ci95
-from metarl.train import final_theta
 
 CURVE_COLUMNS = ("method", "seed", "task", "k", "return", "env_steps")
 
@@ -55,9 +58,9 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
     ppo_eval = PPO(family, policy, config.ppo.replace(num_envs=settings.episodes))
     tasks = family.tasks.sample(settings.test_tasks, split=settings.split,  # type: ignore[arg-type]
                                 device=device)
-    trained = {m: {k: v.to(device) for k, v in final_theta(run, m).items()}
-               for m in settings.methods if m not in ("scratch", "sb3")}
     began = time.perf_counter()
+    selections = select_checkpoints(run, settings, ppo_eval, device)
+    trained = {m: {k: v.to(device) for k, v in s.theta.items()} for m, s in selections.items()}
     rows: list[dict[str, float | str | int]] = []
     samples = ppo_eval.config.num_envs * ppo_eval.config.num_steps  # per task and update
     for seed in settings.seeds:
@@ -84,11 +87,34 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
                         "return": out.returns[-1, task].item(),
                         "env_steps": settings.oracle_iterations * out.env_steps}
                        for task in range(settings.test_tasks)]
-    summary, text = write_results(run.eval, rows, oracle_rows, family.name, settings)
+    summary, text = write_results(run.eval, rows, oracle_rows, family.name, settings,
+                                  [s.describe() for s in selections.values()])
     if not quiet:
         print(text)
         print(f"evaluated in {time.perf_counter() - began:.0f} s; wrote {run.eval}/")
     return summary
+
+
+def select_checkpoints(run: RunDir, settings: EvalConfig, ppo: PPO, device: torch.device
+                       ) -> dict[str, Selection]:
+    """The checkpoint of every trained method in ``settings.methods`` under
+    ``settings.checkpoint``; with ``best_val``, scored on the first ``test_tasks`` validation tasks
+    with the evaluation's inner learner and first seed, and written to ``eval/selection.csv``."""
+    trained = [m for m in settings.methods if m not in ("scratch", "sb3")]
+    if settings.checkpoint == "last":
+        (run.eval / "selection.csv").unlink(missing_ok=True)  # an earlier best_val's scores
+        return {m: select_checkpoint(run, m, "last") for m in trained}
+    val = ppo.family.tasks.sample(settings.test_tasks, split="val", device=device)
+
+    def returns_of(theta: Params) -> torch.Tensor:
+        on_device = {k: v.to(device) for k, v in theta.items()}
+        return adaptation_returns(ppo, on_device, val, settings.updates, settings.seeds[0])
+
+    selections = {m: select_checkpoint(run, m, "best_val", returns_of) for m in trained}
+    run.eval.mkdir(parents=True, exist_ok=True)
+    write_csv(run.eval / "selection.csv", SELECTION_COLUMNS,
+              [row for s in selections.values() for row in s.rows()])
+    return selections
 
 
 def adaptation_returns(ppo: PPO, theta: Params, tasks: TaskParams, updates: int, seed: int
@@ -115,10 +141,12 @@ def curve_rows(method: str, seed: int, returns: torch.Tensor, samples: int
 
 
 def write_results(directory: Path, curves: list[dict[str, float | str | int]],
-                  oracle: list[dict[str, float | str | int]], family: str, settings: EvalConfig
+                  oracle: list[dict[str, float | str | int]], family: str, settings: EvalConfig,
+                  checkpoints: Sequence[str] = ()
                   ) -> tuple[list[dict[str, float | str | int]], str]:
     """Write ``curves.csv``, ``oracle.csv``, ``summary.csv``, ``summary.md`` and ``eval.toml``.
 
+    :param checkpoints: one line per trained method: which checkpoint was evaluated.
     Returns the summary rows and the Markdown table.
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -131,6 +159,8 @@ def write_results(directory: Path, curves: list[dict[str, float | str | int]],
     write_csv(directory / "summary.csv", ("method", "k", "mean", "ci95", "tasks", "seeds"),
               summary)
     text = summary_markdown(summary, oracle, family, settings)
+    if checkpoints:
+        text += "\ncheckpoints evaluated:\n" + "".join(f"- {c}\n" for c in checkpoints)
     (directory / "summary.md").write_text(text)
     write_settings(directory, settings)
     return summary, text

@@ -26,6 +26,7 @@ import torch
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
+from metarl.checkpoint_selection import select_checkpoint
 from metarl.components import (
     build_components,
     build_sine_components,
@@ -126,12 +127,7 @@ def make_trainer(method: str, config: AnyConfig, device: torch.device,
 
 def final_theta(run: RunDir, method: str) -> Params:
     """The theta of a trained method's newest checkpoint (on the CPU)."""
-    path = latest_checkpoint(run.checkpoints(method))
-    if path is None:
-        raise ValueError(f"method {method!r} has no checkpoint in {run.path}; train it with "
-                         f"'{method}' in eval.methods")
-    state = load_checkpoint(path)
-    return state["theta"]
+    return select_checkpoint(run, method, "last").theta
 
 
 class _SigintFlag:

@@ -1,0 +1,110 @@
+"""Which checkpoint of a trained method is evaluated: the last one, or the best on validation tasks.
+
+More meta-training does not always adapt better: in MAML's Navigation2D protocol, Reptile's
+validation return after 3 updates is -3.2 at meta-iteration 50 and -7.0 at 200, the last.
+With ``eval.checkpoint = "best_val"``, every saved checkpoint of a method
+(``checkpoints/<method>/iter_*.pt``, one per ``run.checkpoint_every`` meta-iterations) is adapted on
+the family's validation tasks for k = 1..K inner updates, with the same inner learner, episodes per
+update and generator seed as the evaluation; the checkpoint with the highest mean return over
+k = 1..K (the area under its adaptation curve) is the one evaluated on the test tasks. The test
+tasks are never looked at; ties go to the earlier checkpoint. The same rule applies to every
+trained method (Reptile, first-order MAML and multi-task pretraining).
+
+The scores are written to ``eval/selection.csv`` (``method,iteration,k,return``: mean over the
+validation tasks) and the choice to the evaluation summary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from metarl.agents.param_tree import Params
+from metarl.checkpoint import load_checkpoint
+from metarl.config import CHECKPOINT_RULES
+from metarl.run_dir import RunDir
+
+SELECTION_COLUMNS = ("method", "iteration", "k", "return")
+_ITERATION = re.compile(r"^iter_(\d{6,})\.pt$")
+
+
+class Selection(NamedTuple):
+    """The checkpoint chosen for one method.
+
+    :param method: the trained method.
+    :param iteration: its meta-iteration.
+    :param theta: its parameters (on the CPU).
+    :param scores: ``{iteration: [K + 1] mean validation returns}`` of every checkpoint scored
+        (empty under the ``last`` rule).
+    """
+
+    method: str
+    iteration: int
+    theta: Params
+    scores: dict[int, list[float]]
+
+    def rows(self) -> list[dict[str, float | str | int]]:
+        """``selection.csv`` rows of this method."""
+        return [{"method": self.method, "iteration": it, "k": k, "return": round(r, 4)}
+                for it, returns in self.scores.items() for k, r in enumerate(returns)]
+
+    def describe(self) -> str:
+        """One line: which checkpoint, and on what evidence."""
+        if not self.scores:
+            return f"{self.method}: last checkpoint (meta-iteration {self.iteration})"
+        last = max(self.scores)
+        return (f"{self.method}: meta-iteration {self.iteration} of {last}, best of "
+                f"{len(self.scores)} checkpoints on the validation tasks (mean return over "
+                f"k >= 1: {score(self.scores[self.iteration]):.2f}; last checkpoint "
+                f"{score(self.scores[last]):.2f})")
+
+
+def checkpoints(run: RunDir, method: str) -> dict[int, Path]:
+    """``{meta-iteration: path}`` of every checkpoint of a trained method, in order."""
+    directory = run.checkpoints(method)
+    found = {int(m.group(1)): p for p in directory.iterdir()
+             if (m := _ITERATION.match(p.name))} if directory.is_dir() else {}
+    if not found:
+        raise ValueError(f"method {method!r} has no checkpoint in {run.path}; train it with "
+                         f"'{method}' in eval.methods")
+    return dict(sorted(found.items()))
+
+
+def score(returns: list[float]) -> float:
+    """The selection criterion: the mean of the returns after k = 1..K updates (``returns`` holds
+    k = 0..K; with K = 0, the return before adapting); NaN (no finished episode) scores -inf."""
+    after = returns[1:] or returns
+    mean = sum(after) / len(after)
+    return -math.inf if math.isnan(mean) else mean
+
+
+def select_checkpoint(run: RunDir, method: str, rule: str,
+                      returns_of: Callable[[Params], torch.Tensor] | None = None) -> Selection:
+    """The checkpoint of ``method`` to evaluate under ``rule``.
+
+    :param rule: ``"last"`` or ``"best_val"``.
+    :param returns_of: for ``best_val``: a theta's ``[K + 1, T]`` returns after k = 0..K updates
+        on the validation tasks (the evaluation's inner learner, episodes and seed).
+    """
+    if rule not in CHECKPOINT_RULES:
+        raise ValueError(f"checkpoint rule {rule!r} must be one of {', '.join(CHECKPOINT_RULES)}")
+    paths = checkpoints(run, method)
+    if rule == "last":
+        last = max(paths)
+        return Selection(method, last, load_checkpoint(paths[last])["theta"], {})
+    if returns_of is None:
+        raise ValueError("eval.checkpoint='best_val' needs the validation returns of a theta")
+    scores: dict[int, list[float]] = {}
+    best, best_theta = -1, None
+    for iteration, path in paths.items():
+        theta = load_checkpoint(path)["theta"]
+        scores[iteration] = returns_of(theta).mean(dim=1).tolist()
+        if best_theta is None or score(scores[iteration]) > score(scores[best]):
+            best, best_theta = iteration, theta
+    assert best_theta is not None
+    return Selection(method, best, best_theta, scores)
