@@ -38,6 +38,11 @@ ROWS: list[tuple[str, list[str]]] = [
     ("discount 0.8", ["ppo.gamma=0.8"]),
     ("GAE lambda 0.9", ["ppo.gae_lambda=0.9"]),
     ("GAE lambda 1 (Monte Carlo returns, the critic only as a baseline)", ["ppo.gae_lambda=1.0"]),
+    ("1 inner PPO iteration per task", ["meta.inner_iterations=1"]),
+    ("2 inner PPO iterations per task", ["meta.inner_iterations=2"]),
+    ("5 inner PPO iterations per task", ["meta.inner_iterations=5"]),
+    ("outer step 0.5", ["meta.epsilon=0.5"]),
+    ("meta-batch 20", ["meta.meta_batch=20"]),
 ]
 
 
