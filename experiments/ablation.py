@@ -63,6 +63,7 @@ def main() -> None:
         for seed in args.seeds:
             config = load_config(Path(args.config), [
                 *overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]", 'eval.split="val"',
+                'eval.checkpoint="last"',
                 'eval.methods=["reptile","scratch"]', "eval.oracle_iterations=0"])
             run_dir = row_dir / f"seed_{seed}"
             run = train_run(config, run_dir, resume=(run_dir / "config.toml").exists(),

@@ -178,7 +178,7 @@ class EvalConfig:
         if self.checkpoint == "best_val" and self.split == "val":
             raise ValueError("eval.checkpoint='best_val' chooses on the validation tasks, so "
                              "eval.split='val' would report the tasks it chose on; use "
-                             "eval.checkpoint='last' there")
+                             "eval.checkpoint='last' (--checkpoint last) there")
         for name in ("test_tasks", "episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")

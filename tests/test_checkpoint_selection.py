@@ -66,7 +66,7 @@ def test_config_rejects_unknown_rule_and_choosing_on_the_reported_tasks():
     with pytest.raises(ValueError, match=r"^eval.checkpoint='best' must be one of last, "
                                          r"best_val$"):
         EvalConfig(checkpoint="best")
-    with pytest.raises(ValueError, match="eval.split='val' would report the tasks it chose on"):
+    with pytest.raises(ValueError, match=r"eval\.split='val' would report the tasks it chose on"):
         EvalConfig(checkpoint="best_val", split="val")
 
 
