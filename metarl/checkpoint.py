@@ -51,9 +51,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+def checkpoints_by_iteration(directory: Path) -> dict[int, Path]:
+    """``{iteration: path}`` of every checkpoint in ``directory``, in order (empty if none)."""
+    if not directory.is_dir():
+        return {}
+    return dict(sorted((int(m.group(1)), p) for p in directory.iterdir()
+                       if (m := _NAME.match(p.name))))
+
+
 def latest_checkpoint(directory: Path) -> Path | None:
     """The checkpoint with the highest iteration in ``directory`` (``None`` if there is none)."""
-    if not directory.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
-    return max(found)[1] if found else None
+    found = checkpoints_by_iteration(directory)
+    return found[max(found)] if found else None

@@ -17,7 +17,6 @@ validation tasks) and the choice to the evaluation summary.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -25,12 +24,11 @@ from typing import NamedTuple
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.checkpoint import load_checkpoint
+from metarl.checkpoint import checkpoints_by_iteration, load_checkpoint
 from metarl.config import CHECKPOINT_RULES
 from metarl.run_dir import RunDir
 
 SELECTION_COLUMNS = ("method", "iteration", "k", "return")
-_ITERATION = re.compile(r"^iter_(\d{6,})\.pt$")
 
 
 class Selection(NamedTuple):
@@ -66,13 +64,11 @@ class Selection(NamedTuple):
 
 def checkpoints(run: RunDir, method: str) -> dict[int, Path]:
     """``{meta-iteration: path}`` of every checkpoint of a trained method, in order."""
-    directory = run.checkpoints(method)
-    found = {int(m.group(1)): p for p in directory.iterdir()
-             if (m := _ITERATION.match(p.name))} if directory.is_dir() else {}
+    found = checkpoints_by_iteration(run.checkpoints(method))
     if not found:
         raise ValueError(f"method {method!r} has no checkpoint in {run.path}; train it with "
                          f"'{method}' in eval.methods")
-    return dict(sorted(found.items()))
+    return found
 
 
 def score(returns: list[float]) -> float:
