@@ -19,19 +19,11 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from metarl.config import EvalConfig, dump_config, load_config, read_toml
-from metarl.evaluate import read_csv, write_results
+from metarl.config import EvalConfig, dump_config, load_config
+from metarl.evaluate import read_csv, read_settings, write_results
 from metarl.plots import plot_run
 from metarl.run_dir import RunDir
 from metarl.train import train_run
-
-
-def load_eval_settings(path: Path) -> EvalConfig:
-    """The evaluation settings a run recorded in ``eval/eval.toml``."""
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist: evaluate that seed first")
-    values = read_toml(path)["eval"]
-    return EvalConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def main() -> None:
@@ -52,7 +44,7 @@ def main() -> None:
         if args.pool_only:
             run = RunDir(run_dir)
             config = dataclasses.replace(run.load_config(),
-                                         eval=load_eval_settings(run.eval / "eval.toml"))
+                                         eval=read_settings(run.eval, EvalConfig))
         else:
             config = load_config(Path(args.config),
                                  [*args.set, f"run.seed={seed}", f"eval.seeds=[{seed}]"])

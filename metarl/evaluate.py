@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -32,12 +32,13 @@ from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.checkpoint_selection import SELECTION_COLUMNS, Selection, select_checkpoint
 from metarl.components import build_components, initial_theta, resolve_device
-from metarl.config import EvalConfig, toml_value
+from metarl.config import EvalConfig, read_toml, toml_value
 from metarl.envs import FAMILIES, TaskParams
 from metarl.run_dir import RunDir
 from metarl.stats import mean_ci95
 
 CURVE_COLUMNS = ("method", "seed", "task", "k", "return", "env_steps")
+SettingsT = TypeVar("SettingsT")
 
 
 def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None = None,
@@ -171,6 +172,16 @@ def write_settings(directory: Path, settings: Any) -> None:
     (directory / "eval.toml").write_text("[eval]\n" + "".join(
         f"{k} = {toml_value(list(v) if isinstance(v, tuple) else v)}\n"
         for k, v in dataclasses.asdict(settings).items()))
+
+
+def read_settings(directory: Path, kind: type[SettingsT]) -> SettingsT:
+    """The evaluation settings :func:`write_settings` recorded in ``directory/eval.toml``, as a
+    ``kind`` dataclass (``EvalConfig``, ``SineEvalConfig``)."""
+    path = directory / "eval.toml"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: evaluate the run first")
+    values = read_toml(path)["eval"]
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def summarize(rows: list[dict[str, float | str | int]], value_key: str = "return"

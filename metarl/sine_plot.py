@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from metarl.components import build_sine_components
-from metarl.config import read_toml
+from metarl.evaluate import read_settings
 from metarl.run_dir import RunDir
 from metarl.sine_config import SineEvalConfig, SineExperimentConfig
 from metarl.train import final_theta
@@ -31,11 +31,8 @@ def plot_sine_fits(run: RunDir, tasks_shown: int = TASKS_SHOWN) -> Path:
     config = run.load_config()
     assert isinstance(config, SineExperimentConfig)
     settings = config.eval
-    saved = run.eval / "eval.toml"
-    if saved.exists():  # the settings of the last evaluation (metarl evaluate may change them)
-        values = read_toml(saved)["eval"]
-        settings = SineEvalConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in values.items()})
+    if (run.eval / "eval.toml").exists():  # the last evaluation's (metarl evaluate may change them)
+        settings = read_settings(run.eval, SineEvalConfig)
     family, model, learner = build_sine_components(config)
     methods = [m for m in settings.methods if m != "scratch"]
     n = min(tasks_shown, settings.test_tasks)
