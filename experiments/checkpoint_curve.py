@@ -16,6 +16,7 @@ import run_adaptation
 import torch
 
 from metarl.checkpoint import load_checkpoint
+from metarl.checkpoint_selection import checkpoints
 
 
 def main() -> None:
@@ -24,9 +25,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     run, _, _, ppo, tasks = run_adaptation.load(args)
-    paths = sorted(run.checkpoints(args.method).glob("iter_*.pt"))
-    if not paths:
-        raise ValueError(f"{args.run}: method {args.method!r} has no checkpoint")
+    paths = checkpoints(run, args.method).values()
     print(f"{args.method} of {args.run}: mean return on {args.tasks} {args.split} tasks, "
           f"{args.episodes} episodes per update, seeds {args.seeds}")
     print("checkpoint     | " + " | ".join(f"k={k:<5d}" for k in range(args.updates + 1)))
