@@ -17,7 +17,7 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
-from metarl.distributed import DEFAULT_TIMEOUT_S, DistributedError
+from metarl.distributed import DEFAULT_TIMEOUT_S, DistributedError, exit_helper_rank
 from metarl.envs import FAMILIES, TaskSampler
 
 
@@ -84,6 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config), overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     dist = Distributed.from_env(resolve_device(config.run.device).type, args.dist_timeout)
+    args.helper_rank = dist is not None and not dist.is_main  # main() ends it: exit_helper_rank
     try:
         run = train_run(config, out, resume=args.resume, force=args.force,
                         evaluate=not args.no_eval, quiet=args.quiet, dist=dist)
@@ -202,8 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``metarl`` console script."""
+    """Entry point of the ``metarl`` console script (a ``torchrun`` rank other than 0 does not
+    return: it ends through :func:`~metarl.distributed.exit_helper_rank`)."""
     args = build_parser().parse_args(argv)
+    code = _dispatch(args)
+    if getattr(args, "helper_rank", False):
+        exit_helper_rank(code)
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen command; a user's error becomes a one-line message and an exit status."""
     from metarl.train import Interrupted, TrainingDiverged
 
     try:

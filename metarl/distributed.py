@@ -17,7 +17,8 @@ Rank 0 alone reads and writes the run directory (config, checkpoints, metrics, p
 validation, the pretraining baseline and the evaluation; what it reads on resume reaches the
 other ranks by broadcast, so the other machines need no copy of the run directory. A rank that
 dies or stops answering makes the others fail with :class:`DistributedError` (a peer's closed
-connection, or the process group's timeout) instead of waiting forever.
+connection, or the process group's timeout) instead of waiting forever. The other ranks end
+through :func:`exit_helper_rank`, without the interpreter's teardown.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as torch_dist
@@ -48,6 +50,22 @@ def task_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
     base, extra = divmod(total, world_size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
+
+
+def exit_helper_rank(code: int) -> NoReturn:
+    """End a rank other than 0 now with exit status ``code``, as :mod:`multiprocessing` ends its
+    child processes: flush stdout and stderr, then ``os._exit`` without the interpreter's teardown.
+
+    gloo's worker thread drops its reference to a collective's tensor a moment after the
+    collective has returned, and takes the GIL to do so. A rank whose last collective is its last
+    act (every rank but 0 after training) could otherwise start shutting the interpreter down
+    first; the worker thread then exits from inside a destructor and the process aborts
+    ("terminate called without an active exception", SIGABRT) after a successful run. Such a
+    rank has left the process group and written no files, so it has nothing for teardown to do.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _first_line(err: BaseException) -> str:
