@@ -43,6 +43,8 @@ ROWS: list[tuple[str, list[str]]] = [
     ("5 inner PPO iterations per task", ["meta.inner_iterations=5"]),
     ("outer step 0.5", ["meta.epsilon=0.5"]),
     ("meta-batch 20", ["meta.meta_batch=20"]),
+    ("inner lr 1e-2", ["ppo.learning_rate=1e-2"]),
+    ("8 minibatches per epoch", ["ppo.num_minibatches=8"]),
 ]
 
 
