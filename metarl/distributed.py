@@ -27,6 +27,7 @@ import datetime
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -84,6 +85,7 @@ class Distributed:
 
     def __init__(self, rank: int, world_size: int, local_rank: int = 0) -> None:
         self.rank, self.world_size, self.local_rank = rank, world_size, local_rank
+        self._buffer: torch.Tensor | None = None  # the last all_reduce's; see release_buffer
 
     @classmethod
     def from_env(cls, device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed | None:
@@ -137,12 +139,17 @@ class Distributed:
         )
 
     def all_sum(self, flat: torch.Tensor, what: str) -> torch.Tensor:
-        """The sum of ``flat`` over all ranks (in place); ``what`` names the step in errors."""
+        """The sum of ``flat`` over all ranks (in place); ``what`` names the step in errors.
+
+        The all_reduce runs on a private copy that nothing else references (no views), so that
+        :meth:`release_buffer` can tell when the backend has let go of it.
+        """
+        self._buffer = flat.clone()
         try:
-            torch_dist.all_reduce(flat, op=torch_dist.ReduceOp.SUM)
+            torch_dist.all_reduce(self._buffer, op=torch_dist.ReduceOp.SUM)
         except (RuntimeError, ValueError) as err:
             raise self._fail(what, err) from None
-        return flat
+        return flat.copy_(self._buffer)
 
     def on_main(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn`` on rank 0 and give its result to every rank; an exception raised there is
@@ -203,7 +210,32 @@ class Distributed:
         summed = dict(zip(scalars, flat[offset:].tolist(), strict=True))
         return out, tasks, summed
 
+    def release_buffer(self, timeout_s: float = 5.0) -> bool:
+        """Wait (GIL released) until the backend has dropped the last all_reduce's tensor.
+
+        gloo's worker thread drops it a moment after the all_reduce has returned and takes the
+        GIL to do so; a process that starts shutting its interpreter down first aborts
+        (:func:`exit_helper_rank`). Rank 0 exits normally, so :meth:`close` waits here.
+
+        :returns: whether the release was seen within ``timeout_s`` (``True`` when there was no
+            all_reduce; ``False`` also where torch has no ``Tensor._use_count``).
+        """
+        buffer, self._buffer = self._buffer, None
+        use_count = getattr(buffer, "_use_count", None)
+        if buffer is None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        released = False
+        while use_count is not None and not (released := use_count() == 1):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
+        # the count drops just before the worker thread asks for the GIL: give it the GIL
+        time.sleep(0.01)
+        return released
+
     def close(self) -> None:
-        """Leave the process group."""
+        """Leave the process group (once the backend has let go of the last all_reduce's tensor)."""
+        self.release_buffer()
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()

@@ -191,6 +191,25 @@ def test_ranks_other_than_0_end_without_interpreter_teardown(tmp_path):
     assert _final(tmp_path / "run")["iteration"] == 2
 
 
+@pytest.mark.skipif(not hasattr(torch.Tensor, "_use_count"), reason="needs Tensor._use_count")
+def test_close_waits_until_the_backend_lets_go_of_the_last_all_reduce_tensor():
+    """Rank 0 exits normally: close() first waits until gloo's worker thread has dropped the
+    all_reduce's tensor (it takes the GIL to do so, which fails once the interpreter shuts down).
+    all_sum reduces a private copy; a view of it kept anywhere would make this wait time out."""
+    torch_dist.init_process_group("gloo", store=torch_dist.HashStore(), rank=0, world_size=1)
+    dist = Distributed(0, 1)
+    try:
+        x = torch.arange(5.0)
+        assert dist.all_sum(x, "test") is x
+        assert torch.equal(x, torch.arange(5.0))
+        assert dist.release_buffer(timeout_s=30.0)
+        assert dist.release_buffer()  # nothing pending: nothing to wait for
+        dist.all_sum(torch.ones(3), "test")
+    finally:
+        dist.close()
+    assert not torch_dist.is_initialized()
+
+
 def test_resumed_two_process_run_continues_exactly(tmp_path):
     config = _config()
     out = tmp_path / "run"
