@@ -221,9 +221,9 @@ class Distributed:
             all_reduce; ``False`` also where torch has no ``Tensor._use_count``).
         """
         buffer, self._buffer = self._buffer, None
-        use_count = getattr(buffer, "_use_count", None)
         if buffer is None:
             return True
+        use_count = getattr(buffer, "_use_count", None)
         deadline = time.monotonic() + timeout_s
         released = False
         while use_count is not None and not (released := use_count() == 1):
