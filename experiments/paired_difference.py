@@ -16,16 +16,8 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from metarl.evaluate import read_csv
+from metarl.evaluate import read_csv, task_means
 from metarl.stats import mean_ci95
-
-
-def task_means(directory: Path) -> dict[tuple[str, int, int], float]:
-    """``{(method, k, task): mean return over seeds}`` of an evaluation's ``curves.csv``."""
-    values: dict[tuple[str, int, int], list[float]] = defaultdict(list)
-    for r in read_csv(directory / "curves.csv"):
-        values[(r["method"], int(r["k"]), int(r["task"]))].append(float(r["return"]))
-    return {key: sum(v) / len(v) for key, v in values.items()}
 
 
 def main() -> None:
@@ -33,17 +25,17 @@ def main() -> None:
     parser.add_argument("a", type=Path, help="evaluation directory A (the reference)")
     parser.add_argument("b", type=Path, help="evaluation directory B")
     args = parser.parse_args()
-    a, b = task_means(args.a), task_means(args.b)
+    a, b = (task_means(read_csv(d / "curves.csv")) for d in (args.a, args.b))
     pairs: dict[tuple[str, int], list[float]] = defaultdict(list)
     for key in a.keys() & b.keys():
-        pairs[key[:2]].append(b[key] - a[key])
+        pairs[key] += [b[key][task] - a[key][task] for task in a[key].keys() & b[key].keys()]
     if not pairs:
         raise ValueError(f"{args.a} and {args.b} share no method, k and task")
     ks = sorted({k for _, k in pairs})
     print(f"B - A, mean over tasks ± 95% CI (A = {args.a}, B = {args.b})\n")
     print("| method | tasks | " + " | ".join(f"k={k}" for k in ks) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in ks) + " |")
-    for method in dict.fromkeys(m for m, _, _ in a if (m, ks[0]) in pairs):
+    for method in dict.fromkeys(m for m, _ in a if (m, ks[0]) in pairs):
         cells = []
         for k in ks:
             diffs = pairs.get((method, k))

@@ -184,23 +184,33 @@ def read_settings(directory: Path, kind: type[SettingsT]) -> SettingsT:
     return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
+def task_means(rows: list[dict[str, float | str | int]], value_key: str = "return"
+               ) -> dict[tuple[str, int], dict[int, float]]:
+    """``{(method, k): {task: mean over seeds}}`` of curve rows; NaN values are left out.
+
+    :param value_key: the column averaged (``return``, ``mse``).
+    """
+    per_task: dict[tuple[str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        value = float(r[value_key])
+        if not math.isnan(value):
+            per_task[(str(r["method"]), int(r["k"]))][int(r["task"])].append(value)
+    return {key: {task: sum(v) / len(v) for task, v in tasks.items()}
+            for key, tasks in per_task.items()}
+
+
 def summarize(rows: list[dict[str, float | str | int]], value_key: str = "return"
               ) -> list[dict[str, float | str | int]]:
     """Mean and 95% CI over tasks of the per-task mean over seeds, per method and k.
 
     :param value_key: the column averaged (``return``, ``mse``).
     """
-    per_task: dict[tuple[str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[tuple[str, int], set[int]] = defaultdict(set)
     for r in rows:
-        key = (str(r["method"]), int(r["k"]))
-        value = float(r[value_key])
-        if not math.isnan(value):
-            per_task[key][int(r["task"])].append(value)
-        seeds[key].add(int(r["seed"]))
+        seeds[(str(r["method"]), int(r["k"]))].add(int(r["seed"]))
     out: list[dict[str, float | str | int]] = []
-    for (method, k), tasks in per_task.items():
-        means = [sum(v) / len(v) for v in tasks.values()]
+    for (method, k), tasks in task_means(rows, value_key).items():
+        means = list(tasks.values())
         mean, ci = mean_ci95(means)
         out.append({"method": method, "k": k, "mean": round(mean, 4), "ci95": round(ci, 4),
                     "tasks": len(means), "seeds": len(seeds[(method, k)])})
