@@ -61,8 +61,12 @@ def exit_helper_rank(code: int) -> NoReturn:
     collective has returned, and takes the GIL to do so. A rank whose last collective is its last
     act (every rank but 0 after training) could otherwise start shutting the interpreter down
     first; the worker thread then exits from inside a destructor and the process aborts
-    ("terminate called without an active exception", SIGABRT) after a successful run. Such a
-    rank has left the process group and written no files, so it has nothing for teardown to do.
+    ("terminate called without an active exception", SIGABRT) after a successful run.
+    :meth:`Distributed.close` waits for the last all_reduce's tensor, but not for the tensors
+    torch's own collectives make (``broadcast_object_list``, the last exchange of a rank that
+    fails in :meth:`Distributed.on_main`). A rank other than 0 has left the process group and
+    written no files, so it skips teardown altogether; rank 0 has files to flush and relies on
+    ``close``.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -225,14 +229,11 @@ class Distributed:
             return True
         use_count = getattr(buffer, "_use_count", None)
         deadline = time.monotonic() + timeout_s
-        released = False
-        while use_count is not None and not (released := use_count() == 1):
-            if time.monotonic() > deadline:
-                break
+        while use_count is not None and use_count() > 1 and time.monotonic() < deadline:
             time.sleep(0.001)
         # the count drops just before the worker thread asks for the GIL: give it the GIL
         time.sleep(0.01)
-        return released
+        return use_count is not None and use_count() == 1
 
     def close(self) -> None:
         """Leave the process group (once the backend has let go of the last all_reduce's tensor)."""
