@@ -52,9 +52,12 @@ class PretrainConfig:
             raise ValueError(f"pretrain.num_epochs={self.num_epochs!r} must be > 0")
 
     def apply(self, config: PPOConfig) -> PPOConfig:
-        """``config`` with these settings in place of its own (and one learning rate for all)."""
+        """``config`` with these settings in place of its own: one learning rate for all
+        parameters, and neither the learning rate nor the clip annealed (the inner learner's
+        schedules span its few updates, not a long run)."""
         return config.replace(learning_rate=self.learning_rate, clip_coef=self.clip_coef,
-                              num_epochs=self.num_epochs, log_std_learning_rate=None)
+                              num_epochs=self.num_epochs, log_std_learning_rate=None,
+                              anneal_lr=False, anneal_clip=False)
 
 
 class Pretrainer(NetworkTrainer):

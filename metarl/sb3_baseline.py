@@ -111,6 +111,27 @@ def split_log_std_lr(model: SB3PPO, ppo: PPOConfig) -> SB3PPO:
     return model
 
 
+def anneal_like_batched(model: SB3PPO, ppo: PPOConfig, updates: int, rollouts: int) -> SB3PPO:
+    """Give an SB3 PPO model the batched learner's linear schedules (``ppo.anneal_lr``,
+    ``ppo.anneal_clip``): update ``j`` of ``updates`` uses ``(1 - j / updates)`` times the
+    learning rate and clip, as :meth:`metarl.agents.ppo.PPO.adapt` does.
+
+    SB3 evaluates its schedules at the progress left after each rollout, ``1 - (j + 1) /
+    rollouts`` before update ``j`` when ``model.learn`` runs ``rollouts`` rollouts (one more than
+    ``updates`` when the last rollout only measures the final policy). Returns ``model``.
+    """
+
+    def frac(progress_remaining: float) -> float:
+        update = round(rollouts * (1.0 - progress_remaining)) - 1
+        return max(0.0, 1.0 - update / max(updates, 1))
+
+    if ppo.anneal_clip:
+        model.clip_range = lambda p: ppo.clip_coef * frac(p)
+    if ppo.anneal_lr:
+        model.lr_schedule = lambda p: ppo.learning_rate * frac(p)
+    return model
+
+
 def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams, updates: int,
                         episodes: int, seed: int) -> torch.Tensor:
     """``[updates + 1, T]`` mean returns of SB3 PPO from scratch after k = 0..updates updates.
@@ -129,6 +150,7 @@ def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams
         try:
             model = split_log_std_lr(SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i,
                                             device="cpu", verbose=0, **kwargs), config.ppo)
+            anneal_like_batched(model, config.ppo, updates, updates + 1)
             out[:, i] = torch.tensor(learn_rollouts(model, updates + 1,
                                                     episodes * config.ppo.num_steps))
         finally:

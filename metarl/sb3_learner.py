@@ -25,7 +25,13 @@ from metarl.envs import TaskParams
 from metarl.envs.task_shard import AnyGenerator, TaskShard, shared
 from metarl.inner_learner import Adaptation, QueryGradients
 from metarl.ppo_learner import PPOLearner
-from metarl.sb3_baseline import learn_rollouts, sb3_ppo_kwargs, split_log_std_lr, task_vec_env
+from metarl.sb3_baseline import (
+    anneal_like_batched,
+    learn_rollouts,
+    sb3_ppo_kwargs,
+    split_log_std_lr,
+    task_vec_env,
+)
 
 
 class SB3Learner(PPOLearner):
@@ -44,9 +50,12 @@ class SB3Learner(PPOLearner):
         policy_kwargs = self.kwargs.pop("policy_kwargs")  # the architecture comes from theta
         self.kwargs["policy_kwargs"] = {"optimizer_kwargs": policy_kwargs["optimizer_kwargs"]}
 
-    def run_task(self, theta: Params, task: dict[str, Any], rollouts: int, seed: int
-                 ) -> tuple[Params, list[float], dict[str, float]]:
+    def run_task(self, theta: Params, task: dict[str, Any], rollouts: int, seed: int,
+                 updates: int | None = None) -> tuple[Params, list[float], dict[str, float]]:
         """``rollouts`` SB3 PPO iterations from ``theta`` on one task.
+
+        ``updates`` (default ``rollouts``) is the number of updates the learning-rate and clip
+        schedules span (``ppo.anneal_lr``, ``ppo.anneal_clip``), as in the batched learner.
 
         Returns the weights after them, the mean return of each rollout and the last update's
         approx-KL, clip fraction and entropy.
@@ -57,6 +66,7 @@ class SB3Learner(PPOLearner):
             model = split_log_std_lr(to_sb3(theta, env, activation=self.ppo.policy.activation,
                                             seed=seed, device="cpu", verbose=0, **self.kwargs),
                                      cfg)
+            anneal_like_batched(model, cfg, updates or rollouts, rollouts)
             model.set_logger(self.logger)
             returns = learn_rollouts(model, rollouts, cfg.num_envs * cfg.num_steps)
         finally:
@@ -100,7 +110,7 @@ class SB3Learner(PPOLearner):
         theta = {k: v.detach().cpu() for k, v in theta.items()}
         gen = torch.Generator().manual_seed(seed)
         seeds = self._seeds(gen, tasks.num_tasks)
-        columns = [self.run_task(theta, task, updates + 1, s)[1]
+        columns = [self.run_task(theta, task, updates + 1, s, updates)[1]
                    for task, s in zip(tasks.to_list(), seeds, strict=True)]
         return torch.tensor(columns).T
 

@@ -141,6 +141,28 @@ def test_log_std_learning_rate_moves_the_log_std_faster_and_the_rest_at_the_comm
         is None
 
 
+def test_annealed_clip_and_lr_shrink_linearly_over_the_updates_of_one_adaptation(monkeypatch):
+    cfg = PPOConfig(num_envs=2, num_steps=10, num_epochs=1, num_minibatches=1, clip_coef=6.0,
+                    learning_rate=3e-3, anneal_clip=True, anneal_lr=True)
+    family = Navigation2D()
+    policy = ActorCritic(2, 2, False, hidden=(8,))
+    ppo = PPO(family, policy, cfg)
+    seen = []
+    update = PPO.update
+
+    def spy(self, params, optimizer, batch, generator, clip_coef=None):
+        seen.append((clip_coef, optimizer.lr))
+        return update(self, params, optimizer, batch, generator, clip_coef)
+
+    monkeypatch.setattr(PPO, "update", spy)
+    tasks = family.tasks.sample(2, split="val")
+    ppo.adapt(policy.init(torch.Generator().manual_seed(0)), tasks, 3, torch.Generator())
+    assert seen == [(pytest.approx(6.0 * f), pytest.approx(3e-3 * f)) for f in (1, 2 / 3, 1 / 3)]
+    # long runs (pretraining, the oracle) keep their standard steps: no schedule carries over
+    long_run = PretrainConfig().apply(cfg)
+    assert not long_run.anneal_clip and not long_run.anneal_lr
+
+
 def test_adapt_returns_shapes_and_stacked_init():
     cfg = PPOConfig(num_envs=4, num_steps=100, num_epochs=2, num_minibatches=2)
     family, _, ppo, stacked = _setup("box", 3, cfg)

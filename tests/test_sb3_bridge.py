@@ -231,3 +231,33 @@ def test_sb3_ppo_gets_the_log_std_learning_rate():
     assert (model.policy.log_std.detach() - before).abs().max() > 8 * 1e-4 * 10
     assert (model.policy.action_net.weight.detach() - weight).abs().max() <= 8 * 1e-4 * 1.01
     env.close()
+
+
+def test_sb3_ppo_anneals_its_clip_and_learning_rate_like_the_batched_learner():
+    from stable_baselines3 import PPO as SB3PPO
+
+    from metarl.agents.ppo import PPOConfig
+    from metarl.envs import Navigation2D
+    from metarl.sb3_baseline import anneal_like_batched, learn_rollouts, task_vec_env
+
+    cfg = PPOConfig(num_envs=2, num_steps=16, num_epochs=1, num_minibatches=1, clip_coef=6.0,
+                    learning_rate=3e-3, anneal_clip=True, anneal_lr=True)
+    env = task_vec_env(Navigation2D(), {"goal": [0.3, -0.2]}, 2)
+    # three updates measured by four rollouts, as the evaluation runs them (the fourth
+    # rollout's update is never measured)
+    model = anneal_like_batched(SB3PPO("MlpPolicy", env, n_steps=16, batch_size=32, n_epochs=1,
+                                       clip_range=6.0, learning_rate=3e-3, seed=0,
+                                       device="cpu"), cfg, 3, 4)
+    seen = []
+    train = model.train
+
+    def spy() -> None:
+        train()
+        seen.append((model.clip_range(model._current_progress_remaining),
+                     model.policy.optimizer.param_groups[0]["lr"]))
+
+    model.train = spy  # type: ignore[method-assign]
+    learn_rollouts(model, 4, 32)
+    env.close()
+    expected = [(pytest.approx(6.0 * f), pytest.approx(3e-3 * f)) for f in (1, 2 / 3, 1 / 3)]
+    assert seen[:3] == expected
