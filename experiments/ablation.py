@@ -5,9 +5,10 @@ Reptile and scratch (the same inner settings from a random initialisation) on th
 validation tasks, never the test tasks. Prints a Markdown table of the mean return after k = 1..K
 updates with its 95% confidence interval over tasks (each task's mean over the seeds), and writes
 it to ``OUT/ablation.md``. Runs land in ``OUT/<row name>/seed_<s>`` and are resumed when present.
+``--set`` changes the base config of every row (applied before the row's own change).
 
 Usage: ``python experiments/ablation.py experiments/navigation2d_quick.toml [--seeds 0 1 2]
-[--out runs/ablation]``
+[--out runs/ablation] [--rows N ...] [--set key=value ...]``
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ ROWS: list[tuple[str, list[str]]] = [
     ("meta-batch 20", ["meta.meta_batch=20"]),
     ("inner lr 1e-2", ["ppo.learning_rate=1e-2"]),
     ("8 minibatches per epoch", ["ppo.num_minibatches=8"]),
+    ("PPO clip 5 annealed over the updates", ["ppo.anneal_clip=true"]),
+    ("PPO clip 7.5", ["ppo.clip_coef=7.5"]),
+    ("PPO clip 7.5 annealed over the updates", ["ppo.clip_coef=7.5", "ppo.anneal_clip=true"]),
+    ("PPO clip 10 annealed over the updates", ["ppo.clip_coef=10.0", "ppo.anneal_clip=true"]),
 ]
 
 
@@ -54,6 +59,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--rows", type=int, nargs="+", help="row numbers to run (default all)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the base config of every row")
     args = parser.parse_args()
     lines = []
     for i, (name, overrides) in enumerate(ROWS):
@@ -64,8 +71,8 @@ def main() -> None:
         curves = []
         for seed in args.seeds:
             config = load_config(Path(args.config), [
-                *overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]", 'eval.split="val"',
-                'eval.checkpoint="last"',
+                *args.set, *overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]",
+                'eval.split="val"', 'eval.checkpoint="last"',
                 'eval.methods=["reptile","scratch"]', "eval.oracle_iterations=0"])
             run_dir = row_dir / f"seed_{seed}"
             run = train_run(config, run_dir, resume=(run_dir / "config.toml").exists(),
