@@ -1,8 +1,9 @@
 """The setup shared by the scripts that re-adapt a trained run: its inner learner and tasks.
 
-``add_arguments`` adds the run directory, method, task split, task count, number of updates and
-episodes per update to a parser; ``load`` builds the run's family, policy and inner PPO (sized for
-that many episodes per update) and samples the tasks.
+``add_arguments`` adds the run directory, method, task split, task count, number of updates,
+episodes per update and ``--set`` overrides to a parser; ``load`` builds the run's family, policy
+and inner PPO (sized for that many episodes per update, with the overrides applied to the run's
+config for this measurement only) and samples the tasks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO
 from metarl.components import build_components
+from metarl.config import apply_override, config_from_dict
 from metarl.envs import EnvFamily, TaskParams
 from metarl.run_dir import RunDir
 
@@ -29,7 +31,7 @@ class RunAdaptation(NamedTuple):
 
 
 def add_arguments(parser: argparse.ArgumentParser, methods: str, episodes: int) -> None:
-    """Add ``run``, ``--method``, ``--split``, ``--tasks``, ``--updates`` and ``--episodes``.
+    """Add the run, --method, --split, --tasks, --updates, --episodes and --set to a parser.
 
     :param methods: the methods the script accepts, for ``--method``'s help.
     :param episodes: the default of ``--episodes`` (episodes per update).
@@ -40,12 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser, methods: str, episodes: int) 
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=episodes, help="episodes per update")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a setting of the run's config (e.g. ppo.clip_coef=10) for "
+                             "this measurement; the run directory is not touched")
 
 
 def load(args: argparse.Namespace) -> RunAdaptation:
     """The run of ``args.run``, its PPO with ``args.episodes`` envs per task, and its tasks."""
     run = RunDir(args.run)
-    family, policy, ppo = build_components(run.load_config())
+    data = run.load_config().to_dict()
+    for item in args.set:
+        apply_override(data, item)
+    family, policy, ppo = build_components(config_from_dict(data))
     ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
     tasks = family.tasks.sample(args.tasks, split=args.split)
     return RunAdaptation(run, family, policy, ppo, tasks)
