@@ -179,6 +179,7 @@ class PPO:
         iterations: int,
         generator: AnyGenerator = None,
         evaluate_final: bool = False,
+        schedule_iterations: int | None = None,
     ) -> AdaptResult:
         """Adapt one policy per task for ``iterations`` PPO iterations, all tasks at once.
 
@@ -190,6 +191,9 @@ class PPO:
             meta-batch split over processes.
         :param evaluate_final: collect one more rollout after the last update, so that the
             returns cover the policy after 0..iterations updates.
+        :param schedule_iterations: the number of iterations the ``anneal_lr`` and ``anneal_clip``
+            schedules span (default ``iterations``): with ``K``, the first ``iterations`` updates
+            of a ``K``-update adaptation, rollouts and updates alike.
         """
         cfg = self.config
         if not isinstance(iterations, int) or iterations < 0:
@@ -212,7 +216,7 @@ class PPO:
             episodes.append(rollout.episodes)
             if k == iterations:
                 break
-            frac = 1.0 - k / iterations
+            frac = 1.0 - k / (schedule_iterations or iterations)
             optimizer.lr = cfg.learning_rate * (frac if cfg.anneal_lr else 1.0)
             clip = cfg.clip_coef * (frac if cfg.anneal_clip else 1.0)
             batch = self.make_batch(params, rollout)

@@ -1,8 +1,9 @@
 """Where does the adapted policy walk on Navigation2D: short of the goal, onto it, or past it?
 
 Adapts a run's meta-learned initialisation for k = 0..K inner PPO updates (the run's inner
-learner, as in evaluation; ``--set`` changes the run's settings for this measurement only) and then
-walks each task's mean policy (no exploration noise) for one 100-step episode from the origin.
+learner, as in evaluation, each k the first k updates of a K-update adaptation; ``--set`` changes
+the run's settings for this measurement only) and then walks each task's mean policy (no
+exploration noise) for one 100-step episode from the origin.
 Reports, per k, the stochastic policy's mean return (what the evaluation reports), the mean
 policy's return, its distance to the goal at the end and at its closest, how far along the
 origin-to-goal direction it ends (1 = level with the goal, below 1 short of it, above 1 past
@@ -76,7 +77,7 @@ def main() -> None:
           "along (1 = level with goal) | off the line | log-std")
     for k in range(args.updates + 1):
         out = ppo.adapt(theta, tasks, k, torch.Generator().manual_seed(args.seed),
-                        evaluate_final=True)
+                        evaluate_final=True, schedule_iterations=args.updates)
         walk = walk_mean_policy(policy, out.params, goal)
         print(f"{k:3d} | {out.returns[-1].mean().item():17.2f} | {walk.ret.mean().item():18.2f} | "
               f"{walk.final_distance.mean().item():14.3f} | "

@@ -36,7 +36,7 @@ def main() -> None:
     print("  k | stochastic return | mean-action return (median) | mean log-std")
     for k in range(args.updates + 1):
         out = ppo.adapt(theta, tasks, k, torch.Generator().manual_seed(args.seed),
-                        evaluate_final=True)
+                        evaluate_final=True, schedule_iterations=args.updates)
         params = dict(out.params)
         log_std = params["log_std"].mean().item()
         params["log_std"] = torch.full_like(params["log_std"], DETERMINISTIC_LOG_STD)

@@ -142,8 +142,8 @@ def test_log_std_learning_rate_moves_the_log_std_faster_and_the_rest_at_the_comm
 
 
 def test_annealed_clip_and_lr_shrink_linearly_over_the_updates_of_one_adaptation(monkeypatch):
-    cfg = PPOConfig(num_envs=2, num_steps=10, num_epochs=1, num_minibatches=1, clip_coef=6.0,
-                    learning_rate=3e-3, anneal_clip=True, anneal_lr=True)
+    cfg = PPOConfig(num_envs=2, num_steps=100, num_epochs=1, num_minibatches=1, clip_coef=6.0,
+                    learning_rate=3e-3, anneal_clip=True, anneal_lr=True)  # whole episodes
     family = Navigation2D()
     policy = ActorCritic(2, 2, False, hidden=(8,))
     ppo = PPO(family, policy, cfg)
@@ -158,6 +158,17 @@ def test_annealed_clip_and_lr_shrink_linearly_over_the_updates_of_one_adaptation
     tasks = family.tasks.sample(2, split="val")
     ppo.adapt(policy.init(torch.Generator().manual_seed(0)), tasks, 3, torch.Generator())
     assert seen == [(pytest.approx(6.0 * f), pytest.approx(3e-3 * f)) for f in (1, 2 / 3, 1 / 3)]
+    # the first two updates of that three-update schedule: the same rollouts as the full run's
+    seen.clear()
+    theta = policy.init(torch.Generator().manual_seed(0))
+    full = ppo.adapt(theta, tasks, 3, torch.Generator().manual_seed(1), evaluate_final=True)
+    part = ppo.adapt(theta, tasks, 2, torch.Generator().manual_seed(1), evaluate_final=True,
+                     schedule_iterations=3)
+    assert seen[3:] == seen[:2]
+    assert torch.equal(part.returns, full.returns[:3])
+    own = ppo.adapt(theta, tasks, 2, torch.Generator().manual_seed(1), evaluate_final=True)
+    assert seen[5:] == [(pytest.approx(6.0 * f), pytest.approx(3e-3 * f)) for f in (1, 1 / 2)]
+    assert not torch.equal(own.returns, full.returns[:3])  # its second update is another one
     # long runs (pretraining, the oracle) keep their standard steps: no schedule carries over
     long_run = PretrainConfig().apply(cfg)
     assert not long_run.anneal_clip and not long_run.anneal_lr
