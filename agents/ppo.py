@@ -198,6 +198,9 @@ class PPO:
         cfg = self.config
         if not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f"iterations={iterations!r} must be a non-negative integer")
+        if schedule_iterations is not None and schedule_iterations < iterations:
+            raise ValueError(f"schedule_iterations={schedule_iterations!r} must be at least "
+                             f"iterations={iterations}")
         num_tasks = tasks.num_tasks
         stacked = init if _is_stacked(init, self.policy, num_tasks) else stack(init, num_tasks)
         params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype).clone().requires_grad_()

@@ -169,6 +169,8 @@ def test_annealed_clip_and_lr_shrink_linearly_over_the_updates_of_one_adaptation
     own = ppo.adapt(theta, tasks, 2, torch.Generator().manual_seed(1), evaluate_final=True)
     assert seen[5:] == [(pytest.approx(6.0 * f), pytest.approx(3e-3 * f)) for f in (1, 1 / 2)]
     assert not torch.equal(own.returns, full.returns[:3])  # its second update is another one
+    with pytest.raises(ValueError, match="schedule_iterations=2 must be at least iterations=3"):
+        ppo.adapt(theta, tasks, 3, schedule_iterations=2)
     # long runs (pretraining, the oracle) keep their standard steps: no schedule carries over
     long_run = PretrainConfig().apply(cfg)
     assert not long_run.anneal_clip and not long_run.anneal_lr
