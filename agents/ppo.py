@@ -31,6 +31,12 @@ from metarl.envs.task_shard import AnyGenerator, shared
 STAT_NAMES = ("pg_loss", "v_loss", "entropy", "approx_kl", "clip_frac", "grad_norm", "updates")
 
 
+def anneal_fraction(update: int, updates: int) -> float:
+    """The share of the learning rate and clip that update ``update`` (from 0) of ``updates``
+    keeps under ``anneal_lr`` / ``anneal_clip``: ``1 - update / updates``, never below 0."""
+    return max(0.0, 1.0 - update / max(updates, 1))
+
+
 @dataclass(frozen=True)
 class PPOConfig:
     """PPO settings, shared by every task of a batch.
@@ -219,7 +225,7 @@ class PPO:
             episodes.append(rollout.episodes)
             if k == iterations:
                 break
-            frac = 1.0 - k / (schedule_iterations or iterations)
+            frac = anneal_fraction(k, schedule_iterations or iterations)
             optimizer.lr = cfg.learning_rate * (frac if cfg.anneal_lr else 1.0)
             clip = cfg.clip_coef * (frac if cfg.anneal_clip else 1.0)
             batch = self.make_batch(params, rollout)

@@ -71,13 +71,10 @@ def main() -> None:
         raise ValueError(f"{args.run}: goal_reach needs a Navigation2D run, not {family.name}")
     theta = final_theta(run, args.method)
     goal = tasks.goal
-    print(f"{args.method} of {args.run}, {args.tasks} {args.split} tasks, {args.episodes} "
-          f"episodes per update, seed {args.seed}{', ' + ' '.join(args.set) if args.set else ''}")
+    print(run_adaptation.describe(args, f"seed {args.seed}"))
     print("  k | stochastic return | mean-policy return | final distance | closest | "
           "along (1 = level with goal) | off the line | log-std")
-    for k in range(args.updates + 1):
-        out = ppo.adapt(theta, tasks, k, torch.Generator().manual_seed(args.seed),
-                        evaluate_final=True, schedule_iterations=args.updates)
+    for k, out in run_adaptation.adaptations(ppo, theta, tasks, args.updates, args.seed):
         walk = walk_mean_policy(policy, out.params, goal)
         print(f"{k:3d} | {out.returns[-1].mean().item():17.2f} | {walk.ret.mean().item():18.2f} | "
               f"{walk.final_distance.mean().item():14.3f} | "

@@ -31,12 +31,9 @@ def main() -> None:
     if policy.discrete:
         raise ValueError(f"{args.run}: the policy is discrete; it has no mean action or log-std")
     theta = final_theta(run, args.method)
-    print(f"{args.method} of {args.run}, {args.tasks} {args.split} tasks, {args.episodes} "
-          f"episodes per update, seed {args.seed}")
+    print(run_adaptation.describe(args, f"seed {args.seed}"))
     print("  k | stochastic return | mean-action return (median) | mean log-std")
-    for k in range(args.updates + 1):
-        out = ppo.adapt(theta, tasks, k, torch.Generator().manual_seed(args.seed),
-                        evaluate_final=True, schedule_iterations=args.updates)
+    for k, out in run_adaptation.adaptations(ppo, theta, tasks, args.updates, args.seed):
         params = dict(out.params)
         log_std = params["log_std"].mean().item()
         params["log_std"] = torch.full_like(params["log_std"], DETERMINISTIC_LOG_STD)

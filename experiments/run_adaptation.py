@@ -3,17 +3,22 @@
 ``add_arguments`` adds the run directory, method, task split, task count, number of updates,
 episodes per update and ``--set`` overrides to a parser; ``load`` builds the run's family, policy
 and inner PPO (sized for that many episodes per update, with the overrides applied to the run's
-config for this measurement only) and samples the tasks.
+config for this measurement only) and samples the tasks. ``describe`` is the first line the
+scripts print, and ``adaptations`` yields the policy after each k of a K-update adaptation.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
+
 from metarl.agents.actor_critic import ActorCritic
-from metarl.agents.ppo import PPO
+from metarl.agents.param_tree import Params
+from metarl.agents.ppo import PPO, AdaptResult
 from metarl.components import build_components
 from metarl.config import apply_override, config_from_dict
 from metarl.envs import EnvFamily, TaskParams
@@ -57,3 +62,19 @@ def load(args: argparse.Namespace) -> RunAdaptation:
     ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
     tasks = family.tasks.sample(args.tasks, split=args.split)
     return RunAdaptation(run, family, policy, ppo, tasks)
+
+
+def describe(args: argparse.Namespace, seeds: str) -> str:
+    """What is measured: method, run, tasks, episodes per update, ``seeds`` and any ``--set``."""
+    return (f"{args.method} of {args.run}, {args.tasks} {args.split} tasks, {args.episodes} "
+            f"episodes per update, {seeds}{', ' + ' '.join(args.set) if args.set else ''}")
+
+
+def adaptations(ppo: PPO, theta: Params, tasks: TaskParams, updates: int, seed: int
+                ) -> Iterator[tuple[int, AdaptResult]]:
+    """For k = 0..updates, ``(k, result)`` of the first k updates of an ``updates``-long
+    adaptation from ``theta`` (annealed schedules as in evaluation), each seeded ``seed``; the
+    result's last returns are the policy's after k updates."""
+    for k in range(updates + 1):
+        yield k, ppo.adapt(theta, tasks, k, torch.Generator().manual_seed(seed),
+                           evaluate_final=True, schedule_iterations=updates)

@@ -22,7 +22,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from metarl.agents.actor_critic import ActorCritic
-from metarl.agents.ppo import PPOConfig
+from metarl.agents.ppo import PPOConfig, anneal_fraction
 from metarl.agents.sb3 import ACTIVATION_MODULES
 from metarl.config import ExperimentConfig, PolicyConfig
 from metarl.envs import TaskParams
@@ -122,8 +122,7 @@ def anneal_like_batched(model: SB3PPO, ppo: PPOConfig, updates: int, rollouts: i
     """
 
     def frac(progress_remaining: float) -> float:
-        update = round(rollouts * (1.0 - progress_remaining)) - 1
-        return max(0.0, 1.0 - update / max(updates, 1))
+        return anneal_fraction(round(rollouts * (1.0 - progress_remaining)) - 1, updates)
 
     if ppo.anneal_clip:
         model.clip_range = lambda p: ppo.clip_coef * frac(p)
