@@ -1,8 +1,8 @@
 """Environment families: batched torch dynamics, task samplers and Gymnasium faces.
 
-Importing this package registers the Gymnasium ids ``metarl/Navigation2D-v0`` and
-``metarl/CartPoleMass-v0`` (single env through ``gym.make``, batched through ``gym.make_vec`` with
-``vectorization_mode="vector_entry_point"``).
+Importing this package registers the Gymnasium ids ``metarl/Navigation2D-v0``,
+``metarl/CartPoleMass-v0`` and ``metarl/CartPoleDirection-v0`` (single env through ``gym.make``,
+batched through ``gym.make_vec`` with ``vectorization_mode="vector_entry_point"``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 
 from metarl.envs.autoreset import AutoResetEnv, Transition
+from metarl.envs.cartpole_direction import CartPoleDirection, CartPoleDirectionParams
 from metarl.envs.cartpole_mass import CartPoleMass, CartPoleMassParams
 from metarl.envs.family import EnvFamily, EnvState, StepResult
 from metarl.envs.navigation2d import Navigation2D, Navigation2DParams
@@ -21,6 +22,7 @@ from metarl.envs.task_sampler import TaskSampler
 FAMILIES: dict[str, type[EnvFamily[Any]]] = {
     Navigation2D.name: Navigation2D,
     CartPoleMass.name: CartPoleMass,
+    CartPoleDirection.name: CartPoleDirection,
 }
 
 
@@ -55,6 +57,8 @@ _register()
 __all__ = [
     "FAMILIES",
     "AutoResetEnv",
+    "CartPoleDirection",
+    "CartPoleDirectionParams",
     "CartPoleMass",
     "CartPoleMassParams",
     "EnvFamily",

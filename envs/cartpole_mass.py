@@ -101,6 +101,10 @@ class CartPoleMass(EnvFamily[CartPoleMassParams]):
             shape, device=m.device, dtype=m.dtype).uniform_(-RESET_BOUND, RESET_BOUND,
                                                             generator=gen))
 
+    def push_force(self, params: CartPoleMassParams) -> torch.Tensor:
+        """Force of action 1 per task, ``[T]`` (rightwards if positive); action 0 pushes back."""
+        return params.force_mag
+
     def dynamics(
         self, x: torch.Tensor, action: torch.Tensor, params: CartPoleMassParams
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,13 +123,13 @@ class CartPoleMass(EnvFamily[CartPoleMassParams]):
         length = params.length.unsqueeze(1)
         total_mass = masspole + params.masscart.unsqueeze(1)
         c = masspole * length / total_mass  # polemass_length / total_mass
-        push = params.force_mag.unsqueeze(1) / total_mass
+        push = self.push_force(params).unsqueeze(1) / total_mass
         pole = length * (masspole / total_mass)
 
         _, pos_dot, theta, theta_dot = x.unbind(-1)
         costheta = torch.cos(theta)
         sintheta = torch.sin(theta)
-        # action 1 pushes right, 0 left: force / total_mass = push * (2 * action - 1)
+        # action 1 pushes with the push force, 0 against it: force / total_mass = push * (2a - 1)
         temp = torch.addcmul(push * (2 * action - 1), c * theta_dot.square(), sintheta)
         denominator = torch.addcmul(length * (4.0 / 3.0), pole, costheta.square(), value=-1.0)
         thetaacc = (GRAVITY * sintheta - costheta * temp) / denominator

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from metarl.envs.cartpole_direction import CartPoleDirection
 from metarl.envs.cartpole_mass import CartPoleMass
 from metarl.envs.family import EnvFamily, EnvState
 from metarl.envs.navigation2d import Navigation2D
@@ -133,3 +134,29 @@ class CartPoleMassEnv(TaskEnv):
     ) -> None:
         super().__init__(render_mode=render_mode, masscart=masscart, masspole=masspole,
                          length=length, force_mag=force_mag)
+
+
+class CartPoleDirectionEnv(TaskEnv):
+    """``metarl/CartPoleDirection-v0``: CartPoleMass with a push direction (``CartPoleDirection``).
+
+    :param masscart: cart mass (kg).
+    :param masspole: pole mass (kg).
+    :param length: half the pole's length (m).
+    :param force_mag: force of one push (N).
+    :param direction: +1 (action 1 pushes right, as in CartPole-v1) or -1 (action 1 pushes left).
+    :param render_mode: ``None`` or ``"rgb_array"``.
+    """
+
+    family_type = CartPoleDirection
+
+    def __init__(
+        self,
+        masscart: float = 1.0,
+        masspole: float = 0.1,
+        length: float = 0.5,
+        force_mag: float = 10.0,
+        direction: float = 1.0,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(render_mode=render_mode, masscart=masscart, masspole=masspole,
+                         length=length, force_mag=force_mag, direction=direction)

@@ -31,6 +31,9 @@ class ParamSpec:
     :param log_uniform: sample ``exp(U[log low, log high])`` instead of ``U[low, high]``.
     :param positive: values must be strictly positive (masses, lengths).
     :param doc: one line for ``metarl envs`` and the docs.
+    :param choices: a discrete parameter's values, drawn with equal probability; ``low`` and
+        ``high`` are then the smallest and largest of them, and a range override keeps the
+        choices inside it.
     """
 
     name: str
@@ -41,9 +44,13 @@ class ParamSpec:
     log_uniform: bool = False
     positive: bool = False
     doc: str = ""
+    choices: tuple[float, ...] = ()
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Draw ``n`` values (float64, CPU) from this parameter's range with a CPU generator."""
+        if self.choices:
+            index = torch.randint(len(self.choices), (n, *self.shape), generator=generator)
+            return torch.tensor(self.choices, dtype=torch.float64)[index]
         u = torch.rand((n, *self.shape), generator=generator, dtype=torch.float64)
         if self.low == self.high:
             return torch.full_like(u, self.low)
@@ -158,9 +165,16 @@ class TaskParams:
             bad = ~torch.isfinite(t)
             if s.positive:
                 bad |= t <= 0
+            if s.choices:
+                bad |= ~torch.isin(t, torch.tensor(s.choices, dtype=t.dtype, device=t.device))
             if bool(bad.any()):
                 value = t[bad][0].item()
-                reason = "must be finite" if not math.isfinite(value) else "must be > 0"
+                if not math.isfinite(value):
+                    reason = "must be finite"
+                elif s.choices:
+                    reason = f"must be one of {', '.join(f'{c:g}' for c in s.choices)}"
+                else:
+                    reason = "must be > 0"
                 raise ValueError(f"{name}: task parameter {s.name}={value!r} {reason}")
         sizes = {getattr(self, s.name).shape[0] for s in self.SPECS}
         if len(sizes) > 1:

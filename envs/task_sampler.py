@@ -50,7 +50,7 @@ class TaskSampler:
                     f"expected one of {', '.join(specs)}"
                 )
             low, high = _check_range(params_type.__name__, specs[name], bounds)
-            specs[name] = ParamSpec(**{**specs[name].__dict__, "low": low, "high": high})
+            specs[name] = _restrict(params_type.__name__, specs[name], low, high)
         self.specs: tuple[ParamSpec, ...] = tuple(specs.values())
 
     def sample(
@@ -104,6 +104,17 @@ class TaskSampler:
             "val": f"fixed draws from the ranges (split_seed={self.split_seed}), for tuning",
             "test": f"fixed held-out draws (split_seed={self.split_seed}), for evaluation only",
         }
+
+
+def _restrict(owner: str, spec: ParamSpec, low: float, high: float) -> ParamSpec:
+    """``spec`` sampled from ``[low, high]``; a discrete one keeps the choices inside it."""
+    if not spec.choices:
+        return ParamSpec(**{**spec.__dict__, "low": low, "high": high})
+    kept = tuple(c for c in spec.choices if low <= c <= high)
+    if not kept:
+        raise ValueError(f"{owner}: range of {spec.name}=[{low:g}, {high:g}] holds none of its "
+                         f"values {', '.join(f'{c:g}' for c in spec.choices)}")
+    return ParamSpec(**{**spec.__dict__, "low": min(kept), "high": max(kept), "choices": kept})
 
 
 def _check_range(owner: str, spec: ParamSpec, bounds: tuple[float, float]) -> tuple[float, float]:

@@ -23,6 +23,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from metarl.envs.autoreset import AutoResetEnv
+from metarl.envs.cartpole_direction import CartPoleDirection
 from metarl.envs.cartpole_mass import CartPoleMass
 from metarl.envs.family import EnvFamily
 from metarl.envs.navigation2d import Navigation2D
@@ -143,3 +144,9 @@ class CartPoleMassVectorEnv(TaskVectorEnv):
     """Vectorised ``metarl/CartPoleMass-v0``; each physics field is a scalar or ``[num_envs]``."""
 
     family_type = CartPoleMass
+
+
+class CartPoleDirectionVectorEnv(TaskVectorEnv):
+    """Vectorised ``metarl/CartPoleDirection-v0``; each field is a scalar or ``[num_envs]``."""
+
+    family_type = CartPoleDirection

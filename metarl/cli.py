@@ -48,6 +48,8 @@ def _print_tasks(sampler: TaskSampler, sizes: dict[str, int]) -> None:
     for spec in sampler.specs:
         if spec.low == spec.high:
             sampling = f"fixed at {spec.low:g}"
+        elif spec.choices:
+            sampling = f"one of {', '.join(f'{c:g}' for c in spec.choices)}, equally likely"
         else:
             law = "log-uniform" if spec.log_uniform else "uniform"
             dims = f"^{spec.shape[0]}" if spec.shape else ""

@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import metarl.envs  # noqa: F401
 
-IDS = ["metarl/Navigation2D-v0", "metarl/CartPoleMass-v0"]
+IDS = ["metarl/Navigation2D-v0", "metarl/CartPoleMass-v0", "metarl/CartPoleDirection-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
