@@ -235,6 +235,12 @@ def train_run(config: AnyConfig, out: Path, resume: bool = False, force: bool = 
     """
     device = resolve_device(config.run.device)
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
+    # built once before the run directory is written, so that a bad task range or Gymnasium id
+    # stops the command with its one-line error and leaves nothing behind
+    if isinstance(config, SineExperimentConfig):
+        build_sine_components(config)
+    else:
+        build_components(config)
     if dist is None:
         run = prepare_run_dir(out, config, resume, force)
     else:
