@@ -46,6 +46,11 @@ class ParamSpec:
     doc: str = ""
     choices: tuple[float, ...] = ()
 
+    @property
+    def choices_text(self) -> str:
+        """A discrete parameter's values as text, ``"-1, 1"``."""
+        return ", ".join(f"{c:g}" for c in self.choices)
+
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Draw ``n`` values (float64, CPU) from this parameter's range with a CPU generator."""
         if self.choices:
@@ -172,7 +177,7 @@ class TaskParams:
                 if not math.isfinite(value):
                     reason = "must be finite"
                 elif s.choices:
-                    reason = f"must be one of {', '.join(f'{c:g}' for c in s.choices)}"
+                    reason = f"must be one of {s.choices_text}"
                 else:
                     reason = "must be > 0"
                 raise ValueError(f"{name}: task parameter {s.name}={value!r} {reason}")

@@ -113,7 +113,7 @@ def _restrict(owner: str, spec: ParamSpec, low: float, high: float) -> ParamSpec
     kept = tuple(c for c in spec.choices if low <= c <= high)
     if not kept:
         raise ValueError(f"{owner}: range of {spec.name}=[{low:g}, {high:g}] holds none of its "
-                         f"values {', '.join(f'{c:g}' for c in spec.choices)}")
+                         f"values {spec.choices_text}")
     return ParamSpec(**{**spec.__dict__, "low": min(kept), "high": max(kept), "choices": kept})
 
 

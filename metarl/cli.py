@@ -49,7 +49,7 @@ def _print_tasks(sampler: TaskSampler, sizes: dict[str, int]) -> None:
         if spec.low == spec.high:
             sampling = f"fixed at {spec.low:g}"
         elif spec.choices:
-            sampling = f"one of {', '.join(f'{c:g}' for c in spec.choices)}, equally likely"
+            sampling = f"one of {spec.choices_text}, equally likely"
         else:
             law = "log-uniform" if spec.log_uniform else "uniform"
             dims = f"^{spec.shape[0]}" if spec.shape else ""
