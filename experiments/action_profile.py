@@ -28,12 +28,10 @@ def parse_task(text: str) -> dict[str, float]:
     """``"direction=-1,length=1"`` as ``{"direction": -1.0, "length": 1.0}``."""
     task: dict[str, float] = {}
     for item in filter(None, text.split(",")):
-        key, sep, value = item.partition("=")
         try:
+            key, value = item.split("=")
             task[key.strip()] = float(value)
         except ValueError:
-            sep = ""
-        if not sep:
             sys.exit(f"--task {text!r}: expected FIELD=NUMBER[,FIELD=NUMBER...]")
     return task
 
