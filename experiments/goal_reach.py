@@ -7,7 +7,10 @@ exploration noise) for one 100-step episode from the origin.
 Reports, per k, the stochastic policy's mean return (what the evaluation reports), the mean
 policy's return, its distance to the goal at the end and at its closest, how far along the
 origin-to-goal direction it ends (1 = level with the goal, below 1 short of it, above 1 past
-it), its distance from that line, and the mean log-std.
+it), its distance from that line, the mean log-std, and how much of the goal's distance the walk
+knows: the least-squares fit of how far it goes along the goal direction (absolute units) against
+the goal's distance, ``length = a * |goal| + b`` (``a = 1, b = 0``: it walks exactly as far as its
+goal; ``a = 0``: the same length whatever the goal's distance, only the direction was learned).
 
 Usage: ``python experiments/goal_reach.py runs/navigation2d_quick [--method reptile]
 [--split val] [--tasks 40] [--updates 3] [--episodes 20] [--seed 0] [--set ppo.clip_coef=10 ...]``
@@ -36,6 +39,7 @@ class Walk:
     closest_distance: torch.Tensor
     along: torch.Tensor
     off_line: torch.Tensor
+    length: torch.Tensor
 
 
 def walk_mean_policy(policy: ActorCritic, params: Params, goal: torch.Tensor,
@@ -58,7 +62,16 @@ def walk_mean_policy(policy: ActorCritic, params: Params, goal: torch.Tensor,
     direction = goal / goal.norm(dim=-1, keepdim=True)
     along = (final * direction).sum(dim=-1)
     off_line = (final - along.unsqueeze(-1) * direction).norm(dim=-1)
-    return Walk(ret, (final - goal).norm(dim=-1), closest, along / goal.norm(dim=-1), off_line)
+    return Walk(ret, (final - goal).norm(dim=-1), closest, along / goal.norm(dim=-1), off_line,
+                along)
+
+
+def fit_length(walk: Walk, goal: torch.Tensor) -> tuple[float, float]:
+    """``(a, b)`` of the least-squares fit ``walk.length = a * |goal| + b`` over the tasks."""
+    distance = goal.norm(dim=-1)
+    design = torch.stack([distance, torch.ones_like(distance)], dim=1)
+    a, b = torch.linalg.lstsq(design, walk.length.unsqueeze(1)).solution[:, 0].tolist()
+    return a, b
 
 
 def main() -> None:
@@ -73,13 +86,15 @@ def main() -> None:
     goal = tasks.goal
     print(run_adaptation.describe(args, f"seed {args.seed}"))
     print("  k | stochastic return | mean-policy return | final distance | closest | "
-          "along (1 = level with goal) | off the line | log-std")
+          "along (1 = level with goal) | off the line | log-std | length = a |goal| + b")
     for k, out in run_adaptation.adaptations(ppo, theta, tasks, args.updates, args.seed):
         walk = walk_mean_policy(policy, out.params, goal)
+        a, b = fit_length(walk, goal)
         print(f"{k:3d} | {out.returns[-1].mean().item():17.2f} | {walk.ret.mean().item():18.2f} | "
               f"{walk.final_distance.mean().item():14.3f} | "
               f"{walk.closest_distance.mean().item():7.3f} | {walk.along.mean().item():27.2f} | "
-              f"{walk.off_line.mean().item():12.3f} | {out.params['log_std'].mean().item():7.2f}",
+              f"{walk.off_line.mean().item():12.3f} | {out.params['log_std'].mean().item():7.2f} | "
+              f"{a:5.2f} |goal| {b:+.3f}",
               flush=True)
 
 

@@ -10,29 +10,41 @@ Usage: ``python experiments/noise_floor.py [--log-std -1 -2 -2.5 -3 -4] [--episo
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 
 import torch
 
 from metarl.envs import AutoResetEnv, Navigation2D
 
 
-def ideal_mean_return(log_std: float, episodes: int, seed: int = 0) -> float:
-    """Mean return of the first episode of ``episodes`` envs on each of the 40 test goals."""
+def walk_return(target: Callable[[torch.Tensor], torch.Tensor], log_std: float | None,
+                episodes: int, split: str = "test", seed: int = 0) -> torch.Tensor:
+    """Each goal's mean return over ``episodes`` episodes of a policy whose mean action is the
+    (clipped) step to ``target(goal)``, a point per goal, with Gaussian noise of ``log_std``
+    (``None``: no noise), on the 40 goals of ``split``: ``[40]``."""
     family = Navigation2D()
-    tasks = family.tasks.sample(40, split="test")
+    tasks = family.tasks.sample(40, split=split)
     gen = torch.Generator().manual_seed(seed)
     env = AutoResetEnv(family, tasks, episodes, gen)
     obs = env.reset()
-    goal = tasks.goal.unsqueeze(1)
+    point = target(tasks.goal).unsqueeze(1)
     total = torch.zeros(40, episodes)
     done = torch.zeros(40, episodes, dtype=torch.bool)
     for _ in range(family.default_max_episode_steps):
-        noise = torch.randn(obs.shape, generator=gen) * torch.tensor(log_std).exp()
-        tr = env.step(goal - obs + noise)  # the env clips the action to +-0.1 per axis
+        action = point - obs  # the env clips the action to +-0.1 per axis
+        if log_std is not None:
+            action = action + torch.randn(obs.shape, generator=gen) * math.exp(log_std)
+        tr = env.step(action)
         total += tr.reward * ~done
         done |= tr.terminated | tr.truncated
         obs = tr.obs
-    return float(total.mean())
+    return total.mean(dim=1)
+
+
+def ideal_mean_return(log_std: float, episodes: int, seed: int = 0) -> float:
+    """Mean return of the first episode of ``episodes`` envs on each of the 40 test goals."""
+    return float(walk_return(lambda goal: goal, log_std, episodes, seed=seed).mean())
 
 
 def main() -> None:
