@@ -56,6 +56,9 @@ class PPOConfig:
     :param gae_lambda: GAE's lambda.
     :param clip_coef: PPO's ratio clipping range.
     :param anneal_clip: decay ``clip_coef`` linearly to 0 over the iterations (as rl-zoo's lin_).
+    :param clip_schedule: the clip of each update of an adaptation, in order, the last one
+        repeated for any later update (empty: ``clip_coef``, annealed under ``anneal_clip``).
+        For instance ``(20.0, 2.5)``: a loose first update, then tight ones.
     :param clip_vloss: clip the value update around the old values (CleanRL's option).
     :param ent_coef: entropy bonus coefficient.
     :param vf_coef: value loss coefficient.
@@ -80,6 +83,7 @@ class PPOConfig:
     gae_lambda: float = 0.95
     clip_coef: float = 0.2
     anneal_clip: bool = False
+    clip_schedule: tuple[float, ...] = ()
     clip_vloss: bool = False
     ent_coef: float = 0.0
     vf_coef: float = 0.5
@@ -112,11 +116,24 @@ class PPOConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"ppo.{name}={value!r} must be > 0 or None")
+        if not all(clip > 0 for clip in self.clip_schedule):
+            raise ValueError(f"ppo.clip_schedule={list(self.clip_schedule)!r} must hold "
+                             "numbers > 0")
+        if self.clip_schedule and self.anneal_clip:
+            raise ValueError("ppo.clip_schedule and ppo.anneal_clip=true exclude each other: "
+                             "the schedule gives every update's clip")
         if self.num_minibatches > self.num_envs * self.num_steps:
             raise ValueError(
                 f"ppo.num_minibatches={self.num_minibatches} exceeds the "
                 f"{self.num_envs * self.num_steps} samples per task of one iteration"
             )
+
+    def clip_at(self, update: int, updates: int) -> float:
+        """The clip of update ``update`` (from 0) of an ``updates``-update run: the schedule's
+        entry, else ``clip_coef`` (times :func:`anneal_fraction` under ``anneal_clip``)."""
+        if self.clip_schedule:
+            return self.clip_schedule[min(update, len(self.clip_schedule) - 1)]
+        return self.clip_coef * (anneal_fraction(update, updates) if self.anneal_clip else 1.0)
 
     def replace(self, **changes: Any) -> PPOConfig:
         """A copy with some settings changed (validated)."""
@@ -199,7 +216,8 @@ class PPO:
             returns cover the policy after 0..iterations updates.
         :param schedule_iterations: the number of iterations the ``anneal_lr`` and ``anneal_clip``
             schedules span (default ``iterations``): with ``K``, the first ``iterations`` updates
-            of a ``K``-update adaptation, rollouts and updates alike.
+            of a ``K``-update adaptation, rollouts and updates alike (``clip_schedule`` is
+            indexed by the update alone).
         """
         cfg = self.config
         if not isinstance(iterations, int) or iterations < 0:
@@ -227,7 +245,7 @@ class PPO:
                 break
             frac = anneal_fraction(k, schedule_iterations or iterations)
             optimizer.lr = cfg.learning_rate * (frac if cfg.anneal_lr else 1.0)
-            clip = cfg.clip_coef * (frac if cfg.anneal_clip else 1.0)
+            clip = cfg.clip_at(k, schedule_iterations or iterations)
             batch = self.make_batch(params, rollout)
             for name, value in self.update(params, optimizer, batch, generator, clip).items():
                 stats[name].append(value)

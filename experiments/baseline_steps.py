@@ -34,14 +34,16 @@ from metarl.evaluate import adaptation_returns, ci_cells, curve_rows, summarize
 from metarl.run_dir import RunDir
 from metarl.train import final_theta
 
-# (name, changes to the run's inner PPO settings)
+# (name, changes to the evaluation's inner PPO settings; a fixed clip replaces any clip schedule)
+FIXED_CLIP = {"clip_schedule": (), "anneal_clip": False}
 SETTINGS: list[tuple[str, dict[str, object]]] = [
     ("run's inner learner", {}),
-    ("medium: lr 1e-3, clip 1", {"learning_rate": 1e-3, "clip_coef": 1.0}),
+    ("medium: lr 1e-3, clip 1", {"learning_rate": 1e-3, "clip_coef": 1.0, **FIXED_CLIP}),
     ("standard: lr 3e-4, clip 0.2, 10 epochs", {"learning_rate": 3e-4, "clip_coef": 0.2,
-                                                "num_epochs": 10}),
+                                                "num_epochs": 10, **FIXED_CLIP}),
     ("standard, one lr (pretraining's)", {"learning_rate": 3e-4, "clip_coef": 0.2,
-                                         "num_epochs": 10, "log_std_learning_rate": None}),
+                                         "num_epochs": 10, "log_std_learning_rate": None,
+                                         **FIXED_CLIP}),
 ]
 
 
@@ -95,7 +97,7 @@ def main() -> None:
     family, policy, _ = build_components(config)
     split_tasks = {split: family.tasks.sample(settings.test_tasks, split=split)
                    for split in ("val", "test")}
-    base = config.ppo.replace(num_envs=settings.episodes)
+    base = settings.inner(config.ppo)
     header = ("| method | inner settings | " + " | ".join(f"k={k}" for k in range(
         settings.updates + 1)) + " |\n| --- | --- |" + " --- |" * (settings.updates + 1))
     val_lines, test_lines = [], []

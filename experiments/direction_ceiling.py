@@ -16,12 +16,13 @@ Usage: ``python experiments/direction_ceiling.py [--radii 0.2 0.25 ...] [--log-s
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 from noise_floor import walk_return
 
 
-def on_ray(radius: float):  # noqa: ANN201 (a goal -> point function)
+def on_ray(radius: float) -> Callable[[torch.Tensor], torch.Tensor]:
     """The point at ``radius`` from the origin in each goal's direction."""
     return lambda goal: radius * goal / goal.norm(dim=-1, keepdim=True)
 

@@ -2,8 +2,9 @@
 
 ``add_arguments`` adds the run directory, method, task split, task count, number of updates,
 episodes per update and ``--set`` overrides to a parser; ``load`` builds the run's family, policy
-and inner PPO (sized for that many episodes per update, with the overrides applied to the run's
-config for this measurement only) and samples the tasks. ``describe`` is the first line the
+and the evaluation's inner PPO (``[ppo]`` with any ``eval.ppo`` overrides, sized for that many
+episodes per update, with the ``--set`` overrides applied to the run's config for this
+measurement only) and samples the tasks. ``describe`` is the first line the
 scripts print, and ``adaptations`` yields the policy after each k of a K-update adaptation.
 """
 
@@ -48,18 +49,22 @@ def add_arguments(parser: argparse.ArgumentParser, methods: str, episodes: int) 
     parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=episodes, help="episodes per update")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="change a setting of the run's config (e.g. ppo.clip_coef=10) for "
-                             "this measurement; the run directory is not touched")
+                        help="change a setting of the run's config (e.g. ppo.clip_coef=10, or "
+                             "eval.ppo.clip_schedule=[20,2.5] for the evaluation's inner "
+                             "learner alone) for this measurement; the run directory is not "
+                             "touched")
 
 
 def load(args: argparse.Namespace) -> RunAdaptation:
-    """The run of ``args.run``, its PPO with ``args.episodes`` envs per task, and its tasks."""
+    """The run of ``args.run``, the evaluation's PPO with ``args.episodes`` envs per task, and
+    its tasks."""
     run = RunDir(args.run)
     data = run.load_config().to_dict()
     for item in args.set:
         apply_override(data, item)
-    family, policy, ppo = build_components(config_from_dict(data))
-    ppo = PPO(family, policy, ppo.config.replace(num_envs=args.episodes))
+    config = config_from_dict(data)
+    family, policy, _ = build_components(config)
+    ppo = PPO(family, policy, config.eval.inner(config.ppo).replace(num_envs=args.episodes))
     tasks = family.tasks.sample(args.tasks, split=args.split)
     return RunAdaptation(run, family, policy, ppo, tasks)
 

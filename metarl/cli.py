@@ -103,7 +103,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
     from metarl.components import resolve_device
-    from metarl.config import ConfigError
+    from metarl.config import ConfigError, parse_assignment
     from metarl.plots import plot_run
     from metarl.run_dir import RunDir
     from metarl.sine_config import SineExperimentConfig
@@ -114,8 +114,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     changes = {"methods": tuple(args.methods) if args.methods else None, "updates": args.k,
                "seeds": tuple(args.seeds) if args.seeds else None,
                "test_tasks": args.tasks, "split": args.split}
+    inner = dict(parse_assignment(item, "--ppo") for item in args.ppo)
     only = {"episodes": args.episodes, "oracle_iterations": args.oracle_iterations,
-            "checkpoint": args.checkpoint}
+            "checkpoint": args.checkpoint, "ppo": inner or None}
     if isinstance(config, SineExperimentConfig):
         for name, value in only.items():
             if value is not None:
@@ -124,10 +125,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         only = {"shots": args.shots}
     elif args.shots is not None:
         raise ConfigError(f"--shots={args.shots} applies to Sine runs; {run.path} is an RL run")
+    elif inner:
+        only["ppo"] = {**config.eval.ppo, **inner}  # on top of the run's own overrides
     changes.update(only)
     try:
         settings = dataclasses.replace(
             config.eval, **{k: v for k, v in changes.items() if v is not None})
+        if not isinstance(config, SineExperimentConfig):
+            settings.inner(config.ppo)  # a bad --ppo or --episodes fails before anything runs
     except ValueError as err:
         raise ConfigError(str(err)) from None
     device = resolve_device(args.device) if args.device else None
@@ -186,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which checkpoint of each trained method to evaluate: the last, or the "
                         "best on the validation tasks (RL runs)")
     p.add_argument("--shots", type=int, help="support points per task (Sine runs)")
+    p.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a setting of the evaluation's inner learner (an eval.ppo "
+                        "override, e.g. --ppo clip_schedule=[20,2.5]; RL runs); repeatable")
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")
     p.add_argument("--quiet", action="store_true",

@@ -159,6 +159,10 @@ class EvalConfig:
     :param checkpoint: which checkpoint of each trained method is evaluated: ``last``, or
         ``best_val``, the one whose mean return over k = 1..K on ``test_tasks`` validation tasks
         is highest (:mod:`metarl.checkpoint_selection`; with ``split = "test"`` only).
+    :param ppo: the evaluation's inner learner where it differs from the ``[ppo]`` section
+        meta-training uses: ``{setting: value}`` overrides of ``[ppo]`` (a ``[eval.ppo]`` table),
+        used for every method's adaptation on the test tasks and for ``best_val``'s scores;
+        ``num_envs`` is ``episodes``. Choose them on the validation tasks.
     """
 
     methods: tuple[str, ...] = METHODS
@@ -169,9 +173,13 @@ class EvalConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     oracle_iterations: int = 100
     checkpoint: str = "last"
+    ppo: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_evaluation(self.methods, METHODS + RL_ONLY_METHODS, self.split, self.seeds)
+        if "num_envs" in self.ppo:
+            raise ValueError(f"eval.ppo.num_envs={self.ppo['num_envs']!r}: the evaluation's "
+                             "environments per task are eval.episodes")
         if self.checkpoint not in CHECKPOINT_RULES:
             raise ValueError(f"eval.checkpoint={self.checkpoint!r} must be one of "
                              f"{', '.join(CHECKPOINT_RULES)}")
@@ -185,6 +193,18 @@ class EvalConfig:
         for name in ("updates", "oracle_iterations"):
             if getattr(self, name) < 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be >= 0")
+
+    def inner(self, ppo: PPOConfig) -> PPOConfig:
+        """The evaluation's inner learner: ``ppo`` (the meta-training one) with the ``ppo``
+        overrides and ``episodes`` environments per task; a one-line :class:`ConfigError`
+        names a bad override."""
+        try:
+            return _build(PPOConfig, self.ppo, "eval.ppo.", ppo).replace(num_envs=self.episodes)
+        except ConfigError as err:
+            if str(err).startswith("eval.ppo.") or "unknown key eval.ppo." in str(err):
+                raise
+            raise ConfigError(f"{err} (in the evaluation's inner learner: [ppo] with the "
+                              f"eval.ppo overrides {self.ppo!r})") from None
 
 
 @dataclass(frozen=True)
@@ -201,6 +221,7 @@ class ExperimentConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
+        self.eval.inner(self.ppo)  # a bad eval.ppo override fails when the config is read
         if self.ppo.inner == "sb3" and "fomaml" in self.eval.methods:
             raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
                              "(the SB3 inner learner supports Reptile)")
@@ -251,16 +272,23 @@ def load_config(path: Path, overrides: list[str] | None = None) -> AnyConfig:
     return config_from_dict(data)
 
 
-def apply_override(data: dict[str, Any], item: str) -> None:
-    """Set ``section.key=value`` in ``data`` (value read as TOML, else as a bare string)."""
+def parse_assignment(item: str, option: str = "--set") -> tuple[str, Any]:
+    """``key=value`` as ``(key, value)``, the value read as TOML, else as a bare string."""
     key, sep, text = item.partition("=")
-    key = key.strip()
-    if not sep or "." not in key:
-        raise ConfigError(f"--set {item!r} must look like section.key=value")
+    if not sep or not key.strip():
+        raise ConfigError(f"{option} {item!r} must look like key=value")
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
+    return key.strip(), value
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Set ``section.key=value`` in ``data`` (value read as TOML, else as a bare string)."""
+    key, value = parse_assignment(item)
+    if "." not in key:
+        raise ConfigError(f"--set {item!r} must look like section.key=value")
     *path, last = key.split(".")
     node = data
     for part in path:
@@ -349,6 +377,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} = {value!r} must be a table")
+        if args[1] is Any:  # overrides of another section, checked against it later
+            return dict(value)
         return {k: _coerce(args[1], v, f"{key}.{k}") for k, v in value.items()}
     raise TypeError(f"config field {key} has unsupported type {hint}")  # a bug, not user input
 

@@ -56,7 +56,7 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
     family, policy, _ = build_components(config)
-    ppo_eval = PPO(family, policy, config.ppo.replace(num_envs=settings.episodes))
+    ppo_eval = PPO(family, policy, settings.inner(config.ppo))
     tasks = family.tasks.sample(settings.test_tasks, split=settings.split,  # type: ignore[arg-type]
                                 device=device)
     began = time.perf_counter()

@@ -53,11 +53,11 @@ class PretrainConfig:
 
     def apply(self, config: PPOConfig) -> PPOConfig:
         """``config`` with these settings in place of its own: one learning rate for all
-        parameters, and neither the learning rate nor the clip annealed (the inner learner's
-        schedules span its few updates, not a long run)."""
+        parameters, and neither the learning rate nor the clip annealed or scheduled (the inner
+        learner's schedules span its few updates, not a long run)."""
         return config.replace(learning_rate=self.learning_rate, clip_coef=self.clip_coef,
                               num_epochs=self.num_epochs, log_std_learning_rate=None,
-                              anneal_lr=False, anneal_clip=False)
+                              anneal_lr=False, anneal_clip=False, clip_schedule=())
 
 
 class Pretrainer(NetworkTrainer):

@@ -112,22 +112,23 @@ def split_log_std_lr(model: SB3PPO, ppo: PPOConfig) -> SB3PPO:
 
 
 def anneal_like_batched(model: SB3PPO, ppo: PPOConfig, updates: int, rollouts: int) -> SB3PPO:
-    """Give an SB3 PPO model the batched learner's linear schedules (``ppo.anneal_lr``,
-    ``ppo.anneal_clip``): update ``j`` of ``updates`` uses ``(1 - j / updates)`` times the
-    learning rate and clip, as :meth:`metarl.agents.ppo.PPO.adapt` does.
+    """Give an SB3 PPO model the batched learner's schedules (``ppo.anneal_lr``,
+    ``ppo.anneal_clip``, ``ppo.clip_schedule``): update ``j`` of ``updates`` uses ``(1 - j /
+    updates)`` times the learning rate and the clip :meth:`~metarl.agents.ppo.PPOConfig.clip_at`
+    gives, as :meth:`metarl.agents.ppo.PPO.adapt` does.
 
     SB3 evaluates its schedules at the progress left after each rollout, ``1 - (j + 1) /
     rollouts`` before update ``j`` when ``model.learn`` runs ``rollouts`` rollouts (one more than
     ``updates`` when the last rollout only measures the final policy). Returns ``model``.
     """
 
-    def frac(progress_remaining: float) -> float:
-        return anneal_fraction(round(rollouts * (1.0 - progress_remaining)) - 1, updates)
+    def update(progress_remaining: float) -> int:
+        return round(rollouts * (1.0 - progress_remaining)) - 1
 
-    if ppo.anneal_clip:
-        model.clip_range = lambda p: ppo.clip_coef * frac(p)
+    if ppo.anneal_clip or ppo.clip_schedule:
+        model.clip_range = lambda p: ppo.clip_at(update(p), updates)
     if ppo.anneal_lr:
-        model.lr_schedule = lambda p: ppo.learning_rate * frac(p)
+        model.lr_schedule = lambda p: ppo.learning_rate * anneal_fraction(update(p), updates)
     return model
 
 

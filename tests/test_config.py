@@ -52,6 +52,14 @@ def test_defaults_types_and_overrides(tmp_path):
     ("[fomaml]\nlearning_rate = 0\n", "fomaml.learning_rate=0.0 must be > 0"),
     ("[env]\nranges = { goal = [0.5] }\n", "env.ranges.goal = [0.5] must be a list of 2 values"),
     ("ppo = 3\n", "ppo = 3 must be a table"),
+    ("[eval.ppo]\nclip_shedule = [1.0]\n",
+     "unknown key eval.ppo.clip_shedule (did you mean eval.ppo.clip_schedule?)"),
+    ("[eval.ppo]\nlearning_rate = 'fast'\n", "eval.ppo.learning_rate = 'fast' must be a finite"),
+    ("[eval.ppo]\nclip_schedule = [2.0, 0]\n", "ppo.clip_schedule=[2.0, 0.0] must hold numbers "
+     "> 0 (in the evaluation's inner learner: [ppo] with the eval.ppo overrides"),
+    ("[eval.ppo]\nnum_envs = 4\n",
+     "eval.ppo.num_envs=4: the evaluation's environments per task are eval.episodes"),
+    ("[eval]\nppo = 3\n", "eval.ppo = 3 must be a table"),
 ])
 def test_bad_input_fails_with_one_line_naming_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as err:
@@ -86,3 +94,18 @@ def test_round_trip_keeps_none_and_ranges(tmp_path):
     assert again == config and again.env.ranges == {"length": (0.3, 1.0)}
     changed = _load(tmp_path, dump_config(config), ["ppo.target_kl=0.02"])
     assert config_differences(config, changed) == ["ppo.target_kl"]
+
+
+def test_eval_ppo_changes_the_evaluation_inner_learner_only(tmp_path):
+    config = _load(tmp_path, "[ppo]\nclip_coef = 5.0\nlearning_rate = 3e-3\n[eval]\n"
+                   "episodes = 7\n[eval.ppo]\nclip_schedule = [20, 2.5]\n")
+    assert config.ppo.clip_schedule == () and config.ppo.clip_coef == 5.0
+    inner = config.eval.inner(config.ppo)
+    assert inner.clip_schedule == (20.0, 2.5) and inner.num_envs == 7
+    assert inner == config.ppo.replace(clip_schedule=(20.0, 2.5), num_envs=7)
+    saved = tmp_path / "saved.toml"
+    saved.write_text(dump_config(config))
+    again = load_config(saved)
+    assert again == config and again.eval.inner(again.ppo) == inner
+    assert _load(tmp_path, "", ["eval.ppo.learning_rate=1e-2"]).eval.ppo == {
+        "learning_rate": 1e-2}

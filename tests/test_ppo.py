@@ -176,6 +176,33 @@ def test_annealed_clip_and_lr_shrink_linearly_over_the_updates_of_one_adaptation
     assert not long_run.anneal_clip and not long_run.anneal_lr
 
 
+def test_clip_schedule_gives_each_update_its_clip():
+    cfg = PPOConfig(num_envs=2, num_steps=100, num_epochs=2, num_minibatches=1, clip_coef=6.0,
+                    learning_rate=3e-3, clip_schedule=(3.0, 2.0, 1.0))
+    assert [cfg.clip_at(k, 3) for k in range(5)] == [3.0, 2.0, 1.0, 1.0, 1.0]  # last repeats
+    annealed = cfg.replace(clip_schedule=(), clip_coef=3.0, anneal_clip=True)
+    assert [annealed.clip_at(k, 3) for k in range(3)] == pytest.approx([3.0, 2.0, 1.0])
+    assert [cfg.replace(clip_schedule=()).clip_at(k, 3) for k in range(3)] == [6.0] * 3
+    # the same per-update clips as the annealed learner: the same adaptation, bit for bit
+    family = Navigation2D()
+    policy = ActorCritic(2, 2, False, hidden=(8,))
+    theta = policy.init(torch.Generator().manual_seed(0))
+    tasks = family.tasks.sample(2, split="val")
+    runs = [PPO(family, policy, c).adapt(theta, tasks, 3, torch.Generator().manual_seed(1))
+            for c in (cfg, annealed, cfg.replace(clip_schedule=(3.0, 2.0, 1e-3)))]
+    for k in theta:
+        assert torch.equal(runs[0].params[k], runs[1].params[k]), k
+    # a clip that binds in the third update alone changes the result
+    assert any(not torch.equal(runs[0].params[k], runs[2].params[k]) for k in theta)
+    assert runs[2].stats["clip_frac"][2].gt(0).all() and runs[0].stats["clip_frac"][:2].equal(
+        runs[2].stats["clip_frac"][:2])
+    with pytest.raises(ValueError, match=r"ppo.clip_schedule=\[2.0, 0.0\] must hold numbers > 0"):
+        PPOConfig(clip_schedule=(2.0, 0.0))
+    with pytest.raises(ValueError, match=r"clip_schedule and ppo.anneal_clip=true exclude"):
+        PPOConfig(clip_schedule=(2.0,), anneal_clip=True)
+    assert PretrainConfig().apply(cfg).clip_schedule == ()  # long runs keep a fixed clip
+
+
 def test_adapt_returns_shapes_and_stacked_init():
     cfg = PPOConfig(num_envs=4, num_steps=100, num_epochs=2, num_minibatches=2)
     family, _, ppo, stacked = _setup("box", 3, cfg)

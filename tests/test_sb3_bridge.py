@@ -261,3 +261,15 @@ def test_sb3_ppo_anneals_its_clip_and_learning_rate_like_the_batched_learner():
     env.close()
     expected = [(pytest.approx(6.0 * f), pytest.approx(3e-3 * f)) for f in (1, 2 / 3, 1 / 3)]
     assert seen[:3] == expected
+    # a clip schedule reaches SB3 the same way
+    seen.clear()
+    scheduled = cfg.replace(anneal_clip=False, clip_schedule=(20.0, 2.5))
+    env = task_vec_env(Navigation2D(), {"goal": [0.3, -0.2]}, 2)
+    model = anneal_like_batched(SB3PPO("MlpPolicy", env, n_steps=16, batch_size=32, n_epochs=1,
+                                       clip_range=6.0, learning_rate=3e-3, seed=0,
+                                       device="cpu"), scheduled, 3, 4)
+    train = model.train
+    model.train = spy  # type: ignore[method-assign]
+    learn_rollouts(model, 4, 32)
+    env.close()
+    assert [clip for clip, _ in seen[:3]] == [20.0, 2.5, 2.5]

@@ -185,6 +185,23 @@ def test_cli_train_evaluate_plot_and_never_overwrite(tmp_path, capsys):
     assert not (out / "eval" / "oracle.csv").exists()
     assert main(["evaluate", str(out), "--k", "-1", "--force"]) == 2
     assert "eval.updates=-1 must be >= 0" in capsys.readouterr().err
+
+    # --ppo changes the evaluation's inner learner (recorded in eval.toml), nothing else
+    def k1_returns():
+        with (out / "eval" / "curves.csv").open() as f:
+            return [r["return"] for r in csv.DictReader(f) if r["k"] == "1"]
+
+    before = k1_returns()
+    assert main(["evaluate", str(out), "--k", "1", "--methods", "reptile", "scratch",
+                 "--oracle-iterations", "0", "--force", "--quiet",
+                 "--ppo", "clip_schedule=[1e-3]"]) == 0
+    assert "ppo = { clip_schedule = [0.001] }" in (out / "eval" / "eval.toml").read_text()
+    assert k1_returns() != before  # a clip that binds: other updates, other returns
+    assert (out / "config.toml").read_text() == saved
+    assert main(["evaluate", str(out), "--force", "--ppo", "clip_shedule=[1]"]) == 2
+    assert "unknown key eval.ppo.clip_shedule" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--force", "--ppo", "clip_schedule"]) == 2
+    assert "--ppo 'clip_schedule' must look like key=value" in capsys.readouterr().err
     assert main(["plot", str(out)]) == 0
 
     # --force replaces a run directory, but never a directory that is not one
