@@ -69,8 +69,8 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
             if method == "sb3":  # stable-baselines3 PPO from scratch, task by task
                 from metarl.sb3_baseline import sb3_scratch_returns
 
-                returns = sb3_scratch_returns(config, family, tasks, settings.updates,
-                                              settings.episodes, seed)
+                returns = sb3_scratch_returns(ppo_eval.config, config.policy, family, tasks,
+                                              settings.updates, seed)
             else:
                 theta = (trained[method] if method != "scratch"
                          else initial_theta(policy, seed, device))

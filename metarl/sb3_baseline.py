@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPOConfig, anneal_fraction
 from metarl.agents.sb3 import ACTIVATION_MODULES
-from metarl.config import ExperimentConfig, PolicyConfig
+from metarl.config import PolicyConfig
 from metarl.envs import TaskParams
 from metarl.envs.gym_tasks import make_task_env
 
@@ -132,27 +132,28 @@ def anneal_like_batched(model: SB3PPO, ppo: PPOConfig, updates: int, rollouts: i
     return model
 
 
-def sb3_scratch_returns(config: ExperimentConfig, family: Any, tasks: TaskParams, updates: int,
-                        episodes: int, seed: int) -> torch.Tensor:
+def sb3_scratch_returns(ppo: PPOConfig, policy: PolicyConfig, family: Any, tasks: TaskParams,
+                        updates: int, seed: int) -> torch.Tensor:
     """``[updates + 1, T]`` mean returns of SB3 PPO from scratch after k = 0..updates updates.
 
-    :param config: the run's config (policy, inner PPO settings).
+    :param ppo: the evaluation's inner PPO settings (``num_envs``: episodes per update).
+    :param policy: the run's policy settings.
     :param family: the run's task family (its tasks' Gymnasium envs).
     :param tasks: the held-out tasks.
     :param updates: PPO updates K.
-    :param episodes: environments per task (episodes per update).
     :param seed: evaluation seed (SB3's seed is derived from it and the task index).
     """
-    kwargs = sb3_ppo_kwargs(config.ppo, config.policy, episodes)
+    episodes = ppo.num_envs
+    kwargs = sb3_ppo_kwargs(ppo, policy, episodes)
     out = torch.full((updates + 1, tasks.num_tasks), math.nan)
     for i, task in enumerate(tasks.to_list()):
         env = task_vec_env(family, task, episodes)
         try:
             model = split_log_std_lr(SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i,
-                                            device="cpu", verbose=0, **kwargs), config.ppo)
-            anneal_like_batched(model, config.ppo, updates, updates + 1)
+                                            device="cpu", verbose=0, **kwargs), ppo)
+            anneal_like_batched(model, ppo, updates, updates + 1)
             out[:, i] = torch.tensor(learn_rollouts(model, updates + 1,
-                                                    episodes * config.ppo.num_steps))
+                                                    episodes * ppo.num_steps))
         finally:
             env.close()
     return out
