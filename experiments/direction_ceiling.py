@@ -5,9 +5,10 @@ distance ``r`` in the right direction for every goal. This script walks the mean
 ``r * goal / |goal|`` (clipped steps, no noise, and optionally with exploration noise) for a grid of
 ``r`` and reports the mean return over the 40 goals of each split: the ceiling of a first update
 that carries no distance information. The radius is chosen on the validation goals; the test
-goals' return at that radius is the ceiling to compare with a method's return after one update
-(the same return as theirs with noise, where ``--log-std`` is given). The last rows walk to the
-goal itself (direction and distance known) and stay at the origin.
+goals' return at that radius is the ceiling to compare with a method's return after one update,
+with the exploration noise of ``--log-std`` added to compare like with like (the evaluated return
+is the stochastic policy's). The last rows walk to the goal itself (direction and distance known)
+and stay at the origin.
 
 Usage: ``python experiments/direction_ceiling.py [--radii 0.2 0.25 ...] [--log-std -2.5]
 [--episodes 200]``
@@ -52,7 +53,7 @@ def main() -> None:
     for name, val, test, test_noisy in rows:
         print(f"{name:<23} | {val:13.2f} | {test:14.2f} | {test_noisy:{len(noisy)}.2f}")
     best = max(range(len(args.radii)), key=lambda i: rows[i][1])
-    name, _, test, test_noisy = rows[best]
+    _, _, test, test_noisy = rows[best]
     print(f"best radius on the validation goals: {args.radii[best]:g}; on the test goals "
           f"{test:.2f} without noise, {test_noisy:.2f} with log-std {args.log_std:g}")
 
