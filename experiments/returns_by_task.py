@@ -2,13 +2,15 @@
 
 A run's ``eval/curves.csv`` holds every method's return on every held-out task after k updates. This
 script groups those tasks by one parameter (each value of a discrete one such as CartPoleDirection's
-``direction``; quantile bins of a continuous one such as CartPoleMass's ``length``) and prints, per
-method and k, the mean return of each group (each task's mean over the evaluation seeds, ± 95% CI
-over the group's tasks). The tasks are rebuilt from the run's config and ``eval/eval.toml``, so
-they are the ones the evaluation used.
+``direction``; quantile bins of a continuous one such as CartPoleMass's ``length``; with ``--norm``,
+quantile bins of a vector parameter's length, such as the distance of Navigation2D's ``goal`` from
+the start) and prints, per method and k, the mean return of each group (each task's mean over the
+evaluation seeds, ± 95% CI over the group's tasks). The tasks are rebuilt from the run's config and
+``eval/eval.toml``, so they are the ones the evaluation used.
 
     python experiments/returns_by_task.py runs/cartpole_direction --field direction
     python experiments/returns_by_task.py runs/cartpole_mass --field length --bins 3 --k 0 3 10
+    python experiments/returns_by_task.py runs/navigation2d_quick --field goal --norm
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--field", required=True, help="the task parameter to group by")
     parser.add_argument("--bins", type=int, default=3,
                         help="groups of a continuous parameter (quantile bins)")
+    parser.add_argument("--norm", action="store_true",
+                        help="group by the length of a vector parameter (e.g. goal)")
     parser.add_argument("--k", type=int, nargs="+", default=None,
                         help="numbers of updates to show (default: all evaluated)")
     args = parser.parse_args(argv)
@@ -63,18 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"--bins={args.bins} must be a positive integer")
     tasks = family.tasks.sample(settings.test_tasks, split=settings.split)  # type: ignore[arg-type]
     values = getattr(tasks, args.field)
-    if values.dim() != 1:
-        sys.exit(f"--field={args.field!r} is not a scalar parameter (shape "
-                 f"{tuple(values.shape[1:])})")
+    name = f"|{args.field}|" if args.norm else args.field
+    if args.norm != (values.dim() != 1):
+        sys.exit(f"--field={args.field!r} has shape {tuple(values.shape[1:])} per task: "
+                 + ("--norm groups vector parameters by their length" if args.norm else
+                    "pass --norm to group it by its length"))
+    if args.norm:
+        values = values.norm(dim=1)
     labels, group = task_groups(values, args.bins)
     with open(run.eval / "curves.csv", newline="") as f:
         means = task_means(list(csv.DictReader(f)))
     ks = args.k if args.k is not None else sorted({k for _, k in means})
     counts = [group.count(g) for g in range(len(labels))]
     print(f"{family.name}: {args.run}, {settings.test_tasks} {settings.split} tasks grouped by "
-          f"{args.field}; mean return after k updates ± 95% CI over the group's tasks")
+          f"{name}; mean return after k updates ± 95% CI over the group's tasks")
     print()
-    print("| method | k | " + " | ".join(f"{args.field} {lab} ({n} tasks)"
+    print("| method | k | " + " | ".join(f"{name} {lab} ({n} tasks)"
                                        for lab, n in zip(labels, counts, strict=True)) + " |")
     print("| --- | --- |" + " --- |" * len(labels))
     for method in dict.fromkeys(m for m, _ in means):
