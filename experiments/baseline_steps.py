@@ -35,7 +35,7 @@ from metarl.run_dir import RunDir
 from metarl.train import final_theta
 
 # (name, changes to the evaluation's inner PPO settings; a fixed clip replaces any clip schedule)
-FIXED_CLIP = {"clip_schedule": (), "anneal_clip": False}
+FIXED_CLIP = {"clip_schedule": ()}
 SETTINGS: list[tuple[str, dict[str, object]]] = [
     ("run's inner learner", {}),
     ("medium: lr 1e-3, clip 1", {"learning_rate": 1e-3, "clip_coef": 1.0, **FIXED_CLIP}),

@@ -38,18 +38,12 @@ def main() -> None:
     args = parser.parse_args()
     noisy = f"test, log-std {args.log_std:g}"
     print(f"walk to                 | val, no noise | test, no noise | {noisy}")
-    rows: list[tuple[str, float, float, float]] = []
-    for radius in args.radii:
-        target = on_ray(radius)
-        rows.append((f"radius {radius:<5g} on the ray",
-                     float(walk_return(target, None, 1, split="val").mean()),
-                     float(walk_return(target, None, 1).mean()),
-                     float(walk_return(target, args.log_std, args.episodes).mean())))
-    for name, target in (("the goal", lambda goal: goal),
-                         ("the origin", torch.zeros_like)):
-        rows.append((name, float(walk_return(target, None, 1, split="val").mean()),
-                     float(walk_return(target, None, 1).mean()),
-                     float(walk_return(target, args.log_std, args.episodes).mean())))
+    targets = [(f"radius {radius:<5g} on the ray", on_ray(radius)) for radius in args.radii]
+    targets += [("the goal", lambda goal: goal), ("the origin", torch.zeros_like)]
+    rows = [(name, float(walk_return(target, None, 1, split="val").mean()),
+             float(walk_return(target, None, 1).mean()),
+             float(walk_return(target, args.log_std, args.episodes).mean()))
+            for name, target in targets]
     for name, val, test, test_noisy in rows:
         print(f"{name:<23} | {val:13.2f} | {test:14.2f} | {test_noisy:{len(noisy)}.2f}")
     best = max(range(len(args.radii)), key=lambda i: rows[i][1])

@@ -39,7 +39,6 @@ class Walk:
     closest_distance: torch.Tensor
     along: torch.Tensor
     off_line: torch.Tensor
-    length: torch.Tensor
 
 
 def walk_mean_policy(policy: ActorCritic, params: Params, goal: torch.Tensor,
@@ -62,15 +61,16 @@ def walk_mean_policy(policy: ActorCritic, params: Params, goal: torch.Tensor,
     direction = goal / goal.norm(dim=-1, keepdim=True)
     along = (final * direction).sum(dim=-1)
     off_line = (final - along.unsqueeze(-1) * direction).norm(dim=-1)
-    return Walk(ret, (final - goal).norm(dim=-1), closest, along / goal.norm(dim=-1), off_line,
-                along)
+    return Walk(ret, (final - goal).norm(dim=-1), closest, along / goal.norm(dim=-1), off_line)
 
 
 def fit_length(walk: Walk, goal: torch.Tensor) -> tuple[float, float]:
-    """``(a, b)`` of the least-squares fit ``walk.length = a * |goal| + b`` over the tasks."""
+    """``(a, b)`` of the least-squares fit of how far the walk goes along the goal direction,
+    ``walk.along * |goal| = a * |goal| + b``, over the tasks."""
     distance = goal.norm(dim=-1)
     design = torch.stack([distance, torch.ones_like(distance)], dim=1)
-    a, b = torch.linalg.lstsq(design, walk.length.unsqueeze(1)).solution[:, 0].tolist()
+    length = walk.along * distance
+    a, b = torch.linalg.lstsq(design, length.unsqueeze(1)).solution[:, 0].tolist()
     return a, b
 
 

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     tasks = family.tasks.sample(settings.test_tasks, split=settings.split)  # type: ignore[arg-type]
     values = getattr(tasks, args.field)
     name = f"length of {args.field}" if args.norm else args.field  # no '|' in a Markdown cell
-    if args.norm != (values.dim() != 1):
+    vector = values.dim() > 1
+    if args.norm != vector:
         sys.exit(f"--field={args.field!r} has shape {tuple(values.shape[1:])} per task: "
                  + ("--norm groups vector parameters by their length" if args.norm else
                     "pass --norm to group it by its length"))

@@ -201,7 +201,7 @@ class EvalConfig:
         try:
             return _build(PPOConfig, self.ppo, "eval.ppo.", ppo).replace(num_envs=self.episodes)
         except ConfigError as err:
-            if str(err).startswith("eval.ppo.") or "unknown key eval.ppo." in str(err):
+            if "eval.ppo." in str(err):  # _build named the override already
                 raise
             raise ConfigError(f"{err} (in the evaluation's inner learner: [ppo] with the "
                               f"eval.ppo overrides {self.ppo!r})") from None
