@@ -7,10 +7,13 @@ training seed. The pooled summary is the mean over tasks of each task's mean ove
 
 With ``--pool-only``, nothing is trained or evaluated: the seeds' existing evaluations (for
 instance redone with ``metarl evaluate OUT/seed_<s> --checkpoint best_val``) are pooled, with the
-evaluation settings each recorded in ``eval/eval.toml``.
+evaluation settings each recorded in ``eval/eval.toml``. ``--from A B ...`` pools each seed's
+evaluations from ``A/seed_<s>``, ``B/seed_<s>``, ... into ``OUT``: one directory per group of
+methods evaluated on its own (copies of the same runs, each evaluated with ``metarl evaluate
+--methods ...``); the groups must hold different methods and the same evaluation settings.
 
 Usage: ``python experiments/reptile_seeds.py experiments/navigation2d.toml --seeds 0 1 2
-[--out runs/navigation2d_seeds] [--set key=value ...] [--pool-only]``
+[--out runs/navigation2d_seeds] [--set key=value ...] [--pool-only [--from DIR ...]]``
 """
 
 from __future__ import annotations
@@ -19,11 +22,43 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from metarl.config import EvalConfig, dump_config, load_config
+from metarl.config import AnyConfig, EvalConfig, dump_config, load_config
 from metarl.evaluate import read_csv, read_settings, write_results
 from metarl.plots import plot_run
 from metarl.run_dir import RunDir
 from metarl.train import train_run
+
+Rows = list[dict[str, str]]
+
+
+def read_evaluations(sources: list[Path], seed: int) -> tuple[AnyConfig, Rows, Rows, list[str]]:
+    """One seed's config (with its evaluation's settings, the methods of every source), curve
+    rows, oracle rows and checkpoint lines, from ``SOURCE/seed_<seed>/eval`` of each source."""
+    config, curves, oracle, lines = None, [], [], []
+    methods: list[str] = []
+    for source in sources:
+        run = RunDir(source / f"seed_{seed}")
+        settings = read_settings(run.eval, EvalConfig)
+        repeated = sorted(set(methods) & set(settings.methods))
+        if repeated:
+            raise SystemExit(f"{run.eval}: method {repeated[0]!r} is also in an earlier --from "
+                             f"directory; each method must come from one")
+        if config is not None and dataclasses.replace(settings, methods=config.eval.methods) \
+                != config.eval:
+            raise SystemExit(f"{run.eval}/eval.toml: evaluation settings differ from "
+                             f"{sources[0] / f'seed_{seed}'}'s (other than the methods)")
+        methods += settings.methods
+        if config is None:
+            config = dataclasses.replace(run.load_config(), eval=settings)
+        config = dataclasses.replace(config, eval=dataclasses.replace(
+            config.eval, methods=tuple(methods)))
+        lines += [f"seed {seed}: {line[2:]}" for line in
+                  (run.eval / "summary.md").read_text().splitlines() if line.startswith("- ")]
+        curves += read_csv(run.eval / "curves.csv")
+        if (run.eval / "oracle.csv").exists():
+            oracle += read_csv(run.eval / "oracle.csv")
+    assert config is not None
+    return config, curves, oracle, lines
 
 
 def main() -> None:
@@ -34,27 +69,31 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--pool-only", action="store_true",
                         help="pool the seeds' existing evaluations; train and evaluate nothing")
+    parser.add_argument("--from", dest="sources", type=Path, nargs="+", metavar="DIR",
+                        help="with --pool-only: pool the evaluations of DIR/seed_<s> for every "
+                             "DIR (default: --out)")
     args = parser.parse_args()
     out = Path(args.out or f"runs/{Path(args.config).stem}_seeds")
-    curves, oracle, checkpoints = [], [], []
+    if args.sources and not args.pool_only:
+        parser.error("--from pools existing evaluations: it needs --pool-only")
+    curves: Rows = []
+    oracle: Rows = []
+    checkpoints: list[str] = []
     config = None
     for seed in args.seeds:
-        run_dir = out / f"seed_{seed}"
-        print(f"== seed {seed}: {run_dir}", flush=True)
+        dirs = [d / f"seed_{seed}" for d in args.sources or [out]]
+        print(f"== seed {seed}: {', '.join(map(str, dirs))}", flush=True)
         if args.pool_only:
-            run = RunDir(run_dir)
-            config = dataclasses.replace(run.load_config(),
-                                         eval=read_settings(run.eval, EvalConfig))
+            config, seed_curves, seed_oracle, lines = read_evaluations(args.sources or [out], seed)
         else:
+            run_dir = out / f"seed_{seed}"
             config = load_config(Path(args.config),
                                  [*args.set, f"run.seed={seed}", f"eval.seeds=[{seed}]"])
-            run = train_run(config, run_dir, resume=(run_dir / "config.toml").exists())
-        checkpoints += [f"seed {seed}: {line[2:]}" for line in
-                        (run.eval / "summary.md").read_text().splitlines()
-                        if line.startswith("- ")]
-        curves += read_csv(run.eval / "curves.csv")
-        if (run.eval / "oracle.csv").exists():
-            oracle += read_csv(run.eval / "oracle.csv")
+            train_run(config, run_dir, resume=(run_dir / "config.toml").exists())
+            config, seed_curves, seed_oracle, lines = read_evaluations([out], seed)
+        checkpoints += lines
+        curves += seed_curves
+        oracle += seed_oracle
     assert config is not None
     pooled = RunDir(out)
     settings = dataclasses.replace(config.eval, seeds=tuple(args.seeds))

@@ -1,0 +1,62 @@
+"""experiments/reptile_seeds.py --pool-only --from: one seed's methods evaluated apart, pooled."""
+
+import csv
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from metarl.cli import main as metarl
+from metarl.config import config_from_dict, dump_config
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "reptile_seeds.py"
+TINY = {
+    "policy": {"hidden": [8]},
+    "ppo": {"num_envs": 2, "num_steps": 100, "num_epochs": 1, "num_minibatches": 1},
+    "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2,
+             "val_every": 1},
+    "eval": {"methods": ["reptile"], "test_tasks": 2, "updates": 1, "episodes": 2,
+             "seeds": [0], "oracle_iterations": 0},
+}
+
+
+def _pool(monkeypatch, *args: str) -> None:
+    spec = importlib.util.spec_from_file_location("reptile_seeds", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["reptile_seeds.py", *args])
+    module.main()
+
+
+def _methods(curves: Path) -> list[str]:
+    with curves.open() as f:
+        return sorted({row["method"] for row in csv.DictReader(f)})
+
+
+def test_pool_only_from_several_directories(tmp_path, monkeypatch):
+    config = tmp_path / "tiny.toml"
+    config.write_text(dump_config(config_from_dict(TINY)))
+    trained = tmp_path / "a" / "seed_0"
+    assert metarl(["train", str(config), "--out", str(trained), "--quiet"]) == 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert metarl(["evaluate", str(tmp_path / "b" / "seed_0"), "--methods", "scratch",
+                   "--force", "--quiet"]) == 0
+
+    out = tmp_path / "pooled"
+    _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
+          "--from", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert _methods(out / "eval" / "curves.csv") == ["reptile", "scratch"]
+    assert 'methods = ["reptile", "scratch"]' in (out / "eval" / "eval.toml").read_text()
+    assert "seed 0: reptile: last checkpoint" in (out / "eval" / "summary.md").read_text()
+
+    with pytest.raises(SystemExit, match="'reptile' is also in an earlier --from"):
+        _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
+              "--from", str(tmp_path / "a"), str(tmp_path / "a"))
+    assert metarl(["evaluate", str(tmp_path / "b" / "seed_0"), "--methods", "scratch",
+                   "--k", "2", "--force", "--quiet"]) == 0
+    with pytest.raises(SystemExit, match="evaluation settings differ"):
+        _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
+              "--from", str(tmp_path / "a"), str(tmp_path / "b"))
