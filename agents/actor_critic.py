@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import torch
@@ -21,6 +21,15 @@ from metarl.agents.batched_mlp import ACTIVATIONS, check_mlp, mlp_forward
 from metarl.agents.distributions import Categorical, DiagGaussian
 from metarl.agents.param_tree import Params
 from metarl.envs.task_shard import AnyGenerator
+
+
+class Evaluation(NamedTuple):
+    """What :meth:`ActorCritic.evaluate` returns for actions taken in observations ``[T, N, D]``."""
+
+    log_prob: torch.Tensor
+    entropy: torch.Tensor
+    value: torch.Tensor
+    out: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -119,13 +128,14 @@ class ActorCritic:
         out = self.actor(params, obs)
         return Categorical.mode(out) if self.discrete else DiagGaussian.mode(out)
 
-    def evaluate(self, params: Params, obs: torch.Tensor, action: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-probabilities ``[T, N]``, entropies ``[T, N]`` and values ``[T, N]`` of actions."""
+    def evaluate(self, params: Params, obs: torch.Tensor, action: torch.Tensor) -> Evaluation:
+        """Log-probabilities, entropies and values ``[T, N]`` of actions, and the actor's output
+        (``[T, N, A]``: the Gaussian means or the logits)."""
         out = self.actor(params, obs)
         value = self.value(params, obs)
         if self.discrete:
-            return Categorical.log_prob(out, action), Categorical.entropy(out), value
+            return Evaluation(Categorical.log_prob(out, action), Categorical.entropy(out), value,
+                              out)
         log_std = params["log_std"].unsqueeze(1)
         entropy = DiagGaussian.entropy(params["log_std"]).unsqueeze(1).expand_as(value)
-        return DiagGaussian.log_prob(out, log_std, action), entropy, value
+        return Evaluation(DiagGaussian.log_prob(out, log_std, action), entropy, value, out)

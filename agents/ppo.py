@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import gymnasium as gym
 import torch
 
 from metarl.agents.actor_critic import ActorCritic
@@ -28,7 +29,8 @@ from metarl.agents.rollout import Rollout, collect
 from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
 from metarl.envs.task_shard import AnyGenerator, shared
 
-STAT_NAMES = ("pg_loss", "v_loss", "entropy", "approx_kl", "clip_frac", "grad_norm", "updates")
+STAT_NAMES = ("pg_loss", "v_loss", "entropy", "bound_loss", "approx_kl", "clip_frac", "grad_norm",
+              "updates")
 
 
 def anneal_fraction(update: int, updates: int) -> float:
@@ -62,6 +64,11 @@ class PPOConfig:
     :param clip_vloss: clip the value update around the old values (CleanRL's option).
     :param ent_coef: entropy bonus coefficient.
     :param vf_coef: value loss coefficient.
+    :param bound_coef: coefficient of a penalty on Gaussian means outside a Box action space's
+        bounds (0: none): the square of how far each mean lies beyond its bound, in units of half
+        the bounds' width, summed over the action dimensions. The environment clips actions, so
+        nothing else stops a saturated mean from drifting far past its bound, where it takes
+        many updates to bring back (rl_games' ``bounds_loss_coef``).
     :param max_grad_norm: per-task gradient norm clip (``None``: no clipping).
     :param target_kl: per-task early stop threshold (``None``: none).
     :param norm_adv: normalise advantages per task and minibatch.
@@ -87,6 +94,7 @@ class PPOConfig:
     clip_vloss: bool = False
     ent_coef: float = 0.0
     vf_coef: float = 0.5
+    bound_coef: float = 0.0
     max_grad_norm: float | None = 0.5
     target_kl: float | None = None
     norm_adv: bool = True
@@ -109,13 +117,16 @@ class PPOConfig:
         for name in ("learning_rate", "clip_coef", "adam_eps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ppo.{name}={getattr(self, name)!r} must be > 0")
-        for name in ("ent_coef", "vf_coef"):
+        for name in ("ent_coef", "vf_coef", "bound_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ppo.{name}={getattr(self, name)!r} must be >= 0")
         for name in ("max_grad_norm", "target_kl", "log_std_learning_rate"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"ppo.{name}={value!r} must be > 0 or None")
+        if self.inner == "sb3" and self.bound_coef > 0:
+            raise ValueError(f"ppo.bound_coef={self.bound_coef!r} needs ppo.inner = \"batched\": "
+                             "stable-baselines3 PPO has no bound penalty")
         if not all(clip > 0 for clip in self.clip_schedule):
             raise ValueError(f"ppo.clip_schedule={list(self.clip_schedule)!r} must hold "
                              "numbers > 0")
@@ -158,6 +169,7 @@ class LossParts(NamedTuple):
     pg_loss: torch.Tensor
     v_loss: torch.Tensor
     entropy: torch.Tensor
+    bound_loss: torch.Tensor
     approx_kl: torch.Tensor
     clip_frac: torch.Tensor
 
@@ -194,6 +206,7 @@ class PPO:
         self.family = family
         self.policy = policy
         self.config = config
+        self._bounds = action_bounds(family.action_space) if config.bound_coef > 0 else None
 
     def adapt(
         self,
@@ -337,7 +350,7 @@ class PPO:
         """
         cfg = self.config
         clip = cfg.clip_coef if clip_coef is None else clip_coef
-        new_log_prob, entropy, new_value = self.policy.evaluate(params, mb.obs, mb.actions)
+        new_log_prob, entropy, new_value, out = self.policy.evaluate(params, mb.obs, mb.actions)
         log_ratio = new_log_prob - mb.log_probs
         ratio = log_ratio.exp()
         with torch.no_grad():
@@ -363,7 +376,26 @@ class PPO:
             v_loss = 0.5 * (new_value - mb.returns).square().mean(dim=1)
         entropy_loss = entropy.mean(dim=1)
         loss = pg_loss - cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
-        return LossParts(loss, pg_loss, v_loss, entropy_loss, approx_kl, clip_frac)
+        if self._bounds is None:
+            bound_loss = torch.zeros_like(loss)
+        else:
+            centre, half_width = (x.to(out) for x in self._bounds)
+            excess = ((out - centre).abs() / half_width - 1.0).clamp(min=0.0)
+            bound_loss = excess.square().sum(dim=-1).mean(dim=1)
+            loss = loss + cfg.bound_coef * bound_loss
+        return LossParts(loss, pg_loss, v_loss, entropy_loss, bound_loss, approx_kl, clip_frac)
+
+
+def action_bounds(space: gym.Space[Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The centre and half-width ``[A]`` of a Box action space with finite bounds (for
+    ``bound_coef``); a ValueError for any other space."""
+    if (not isinstance(space, gym.spaces.Box) or not space.is_bounded("both")
+            or not (space.high > space.low).all()):
+        raise ValueError(f"ppo.bound_coef > 0 needs a Box action space with finite bounds, "
+                         f"high > low, not {space}")
+    low = torch.as_tensor(space.low, dtype=torch.float64)
+    high = torch.as_tensor(space.high, dtype=torch.float64)
+    return ((high + low) / 2).float(), ((high - low) / 2).float()
 
 
 def _is_stacked(params: Params, policy: ActorCritic, num_tasks: int) -> bool:

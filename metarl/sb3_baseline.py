@@ -70,6 +70,9 @@ def sb3_ppo_kwargs(ppo: PPOConfig, pol: ActorCritic | PolicyConfig, episodes: in
                    ) -> dict[str, Any]:
     """``stable_baselines3.PPO`` arguments matching a policy and inner PPO settings, with
     ``episodes`` environments per task."""
+    if ppo.bound_coef > 0:
+        raise ValueError(f"ppo.bound_coef={ppo.bound_coef!r} has no stable-baselines3 "
+                         "counterpart: set it to 0 for stable-baselines3 PPO")
     samples = episodes * ppo.num_steps
     return {
         "n_steps": ppo.num_steps, "batch_size": max(1, samples // ppo.num_minibatches),

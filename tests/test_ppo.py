@@ -40,7 +40,11 @@ def test_batched_update_equals_per_task_updates(kind):
     cfg = PPOConfig(num_envs=8, num_steps=16, num_epochs=4, num_minibatches=4,
                     learning_rate=1e-2, max_grad_norm=0.05, target_kl=0.005, clip_vloss=True,
                     ent_coef=0.01)
+    if kind == "box":  # means past the action bounds, so that the bound penalty acts
+        cfg = cfg.replace(bound_coef=0.5)
     _, policy, ppo, stacked = _setup(kind, 4, cfg)
+    if kind == "box":
+        stacked["actor.2.bias"] += torch.tensor([[0.3, -0.2]]) * torch.arange(4).unsqueeze(1)
     batch = _synthetic_batch(policy, stacked, 128, seed=7)
 
     params = {k: v.clone().requires_grad_(True) for k, v in stacked.items()}
@@ -227,6 +231,37 @@ def test_config_errors_name_the_field():
         PPOConfig(gamma=1.5)
     with pytest.raises(ValueError, match=r"ppo.target_kl=-1 must be > 0 or None"):
         PPOConfig(target_kl=-1)
+    with pytest.raises(ValueError, match=r"ppo.bound_coef=-0.1 must be >= 0"):
+        PPOConfig(bound_coef=-0.1)
+    with pytest.raises(ValueError, match=r"ppo.bound_coef=0.1 needs ppo.inner = \"batched\""):
+        PPOConfig(bound_coef=0.1, inner="sb3")
+    family = CartPoleMass()
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space)
+    with pytest.raises(ValueError, match=r"ppo.bound_coef > 0 needs a Box action space"):
+        PPO(family, policy, PPOConfig(bound_coef=0.1))
+
+
+def test_bound_penalty_is_the_squared_excess_past_the_bounds_and_pulls_means_back():
+    """Navigation2D's actions are bounded by +-0.1: a mean of 0.3 is 2 half-widths past."""
+    cfg = PPOConfig(num_envs=8, num_steps=100, num_epochs=2, num_minibatches=2, bound_coef=1.0)
+    family, policy, ppo, stacked = _setup("box", 2, cfg)
+    stacked["actor.2.weight"].zero_()  # every state's mean is the head's bias
+    stacked["actor.2.bias"].copy_(torch.tensor([[0.3, -0.05], [0.05, -0.5]]))
+    batch = _synthetic_batch(policy, stacked, 64, seed=1)
+    parts = ppo.loss(stacked, batch)
+    torch.testing.assert_close(parts.bound_loss, torch.tensor([4.0, 16.0]))
+    plain = PPO(family, policy, cfg.replace(bound_coef=0.0)).loss(stacked, batch)
+    assert (plain.bound_loss == 0).all()
+    torch.testing.assert_close(parts.loss - plain.loss, parts.bound_loss)
+
+    tasks = family.tasks.sample(2, split="val")
+    means = {}
+    for coef in (0.0, 1.0):
+        adapted = PPO(family, policy, cfg.replace(bound_coef=coef, learning_rate=0.05)).adapt(
+            stacked, tasks, 1, torch.Generator().manual_seed(0)).params
+        means[coef] = adapted["actor.2.bias"]
+    excess = {coef: (m.abs() - 0.1).clamp(min=0).sum() for coef, m in means.items()}
+    assert excess[1.0] < excess[0.0] - 0.1
 
 
 def test_param_tree_round_trips():

@@ -233,6 +233,16 @@ def test_sb3_ppo_gets_the_log_std_learning_rate():
     env.close()
 
 
+def test_sb3_ppo_refuses_the_bound_penalty_it_does_not_have():
+    from metarl.agents.ppo import PPOConfig
+    from metarl.config import PolicyConfig
+    from metarl.sb3_baseline import sb3_ppo_kwargs
+
+    with pytest.raises(ValueError, match=r"ppo.bound_coef=0.1 has no stable-baselines3"):
+        sb3_ppo_kwargs(PPOConfig(bound_coef=0.1), PolicyConfig(), 4)
+    assert sb3_ppo_kwargs(PPOConfig(), PolicyConfig(), 4)["n_epochs"] == PPOConfig().num_epochs
+
+
 def test_sb3_ppo_anneals_its_clip_and_learning_rate_like_the_batched_learner():
     from stable_baselines3 import PPO as SB3PPO
 
