@@ -207,6 +207,7 @@ class PPO:
         self.policy = policy
         self.config = config
         self._bounds = action_bounds(family.action_space) if config.bound_coef > 0 else None
+        self._bounds_on: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     def adapt(
         self,
@@ -379,7 +380,10 @@ class PPO:
         if self._bounds is None:
             bound_loss = torch.zeros_like(loss)
         else:
-            centre, half_width = (x.to(out) for x in self._bounds)
+            key = (out.device, out.dtype)
+            if key not in self._bounds_on:  # one copy per device, not one per minibatch
+                self._bounds_on[key] = tuple(x.to(out) for x in self._bounds)
+            centre, half_width = self._bounds_on[key]
             excess = ((out - centre).abs() / half_width - 1.0).clamp(min=0.0)
             bound_loss = excess.square().sum(dim=-1).mean(dim=1)
             loss = loss + cfg.bound_coef * bound_loss
