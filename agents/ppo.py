@@ -342,8 +342,9 @@ class PPO:
         """PPO's loss per task on one minibatch, with its parts (all ``[T]``).
 
         Clipped surrogate on (optionally per-task normalised) advantages, value loss (optionally
-        clipped around the old values by the unannealed ``clip_coef``) and entropy bonus:
-        ``loss = pg_loss - ent_coef * entropy + vf_coef * v_loss``.
+        clipped around the old values by the unannealed ``clip_coef``), entropy bonus and bound
+        penalty: ``loss = pg_loss - ent_coef * entropy + vf_coef * v_loss + bound_coef *
+        bound_loss``.
 
         :param params: stacked parameters.
         :param mb: the minibatch, ``[T, M, ...]``.

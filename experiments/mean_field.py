@@ -53,6 +53,9 @@ def validation_returns(run: RunDir, method: str) -> dict[int, list[float]]:
         for row in csv.DictReader(f):
             if row["method"] == method and int(row["k"]) > 0:
                 found.setdefault(int(row["iteration"]), {})[int(row["k"])] = float(row["return"])
+    if not found:
+        raise SystemExit(f"{path} has no {method} rows: run metarl evaluate {run.path} --methods "
+                         f"{method} --checkpoint best_val first, or leave out --selection")
     return {it: [r[k] for k in sorted(r)] for it, r in found.items()}
 
 

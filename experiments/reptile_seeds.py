@@ -47,6 +47,10 @@ def read_evaluations(sources: list[Path], seed: int) -> tuple[AnyConfig, Rows, R
                 != config.eval:
             raise SystemExit(f"{run.eval}/eval.toml: evaluation settings differ from "
                              f"{sources[0] / f'seed_{seed}'}'s (other than the methods)")
+        if config is not None and dataclasses.replace(run.load_config(), eval=config.eval) \
+                != config:
+            raise SystemExit(f"{run.path}/config.toml differs from {sources[0] / f'seed_{seed}'}'s:"
+                             f" --from pools evaluations of the same runs")
         methods += settings.methods
         if config is None:
             config = dataclasses.replace(run.load_config(), eval=settings)
@@ -55,8 +59,8 @@ def read_evaluations(sources: list[Path], seed: int) -> tuple[AnyConfig, Rows, R
         lines += [f"seed {seed}: {line[2:]}" for line in
                   (run.eval / "summary.md").read_text().splitlines() if line.startswith("- ")]
         curves += read_csv(run.eval / "curves.csv")
-        if (run.eval / "oracle.csv").exists():
-            oracle += read_csv(run.eval / "oracle.csv")
+        if not oracle and (run.eval / "oracle.csv").exists():  # the same oracle in every source
+            oracle = read_csv(run.eval / "oracle.csv")
     assert config is not None
     return config, curves, oracle, lines
 

@@ -221,7 +221,11 @@ class ExperimentConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        self.eval.inner(self.ppo)  # a bad eval.ppo override fails when the config is read
+        inner = self.eval.inner(self.ppo)  # a bad eval.ppo override fails when the config is read
+        if "sb3" in self.eval.methods and inner.bound_coef > 0:
+            raise ValueError(f"eval.methods has sb3, whose stable-baselines3 PPO has no bound "
+                             f"penalty, but the evaluation's bound_coef is {inner.bound_coef!r}: "
+                             f"leave sb3 out or set eval.ppo.bound_coef = 0 (for every method)")
         if self.ppo.inner == "sb3" and "fomaml" in self.eval.methods:
             raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
                              "(the SB3 inner learner supports Reptile)")

@@ -60,6 +60,8 @@ def test_defaults_types_and_overrides(tmp_path):
     ("[eval.ppo]\nnum_envs = 4\n",
      "eval.ppo.num_envs=4: the evaluation's environments per task are eval.episodes"),
     ("[eval]\nppo = 3\n", "eval.ppo = 3 must be a table"),
+    ("[ppo]\nbound_coef = 0.1\n[eval]\nmethods = ['reptile', 'sb3']\n",
+     "eval.methods has sb3, whose stable-baselines3 PPO has no bound penalty"),
 ])
 def test_bad_input_fails_with_one_line_naming_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as err:

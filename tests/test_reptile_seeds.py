@@ -18,7 +18,7 @@ TINY = {
     "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2,
              "val_every": 1},
     "eval": {"methods": ["reptile"], "test_tasks": 2, "updates": 1, "episodes": 2,
-             "seeds": [0], "oracle_iterations": 0},
+             "seeds": [0], "oracle_iterations": 1},
 }
 
 
@@ -51,10 +51,19 @@ def test_pool_only_from_several_directories(tmp_path, monkeypatch):
     assert _methods(out / "eval" / "curves.csv") == ["reptile", "scratch"]
     assert 'methods = ["reptile", "scratch"]' in (out / "eval" / "eval.toml").read_text()
     assert "seed 0: reptile: last checkpoint" in (out / "eval" / "summary.md").read_text()
+    oracle = (trained / "eval" / "oracle.csv").read_text()  # every source has it: pooled once
+    assert (out / "eval" / "oracle.csv").read_text() == oracle
 
     with pytest.raises(SystemExit, match="'reptile' is also in an earlier --from"):
         _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
               "--from", str(tmp_path / "a"), str(tmp_path / "a"))
+    saved = tmp_path / "b" / "seed_0" / "config.toml"
+    text = saved.read_text()
+    saved.write_text(text.replace("epsilon = 1.0", "epsilon = 0.5"))
+    with pytest.raises(SystemExit, match="--from pools evaluations of the same runs"):
+        _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
+              "--from", str(tmp_path / "a"), str(tmp_path / "b"))
+    saved.write_text(text)
     assert metarl(["evaluate", str(tmp_path / "b" / "seed_0"), "--methods", "scratch",
                    "--k", "2", "--force", "--quiet"]) == 0
     with pytest.raises(SystemExit, match="evaluation settings differ"):
