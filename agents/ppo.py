@@ -207,7 +207,6 @@ class PPO:
         self.policy = policy
         self.config = config
         self._bounds = action_bounds(family.action_space) if config.bound_coef > 0 else None
-        self._bounds_on: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     def adapt(
         self,
@@ -381,10 +380,10 @@ class PPO:
         if self._bounds is None:
             bound_loss = torch.zeros_like(loss)
         else:
-            key = (out.device, out.dtype)
-            if key not in self._bounds_on:  # one copy per device, not one per minibatch
-                self._bounds_on[key] = tuple(x.to(out) for x in self._bounds)
-            centre, half_width = self._bounds_on[key]
+            centre, half_width = self._bounds
+            if centre.device != out.device or centre.dtype != out.dtype:
+                # moved to the device once, not copied from the host for every minibatch
+                self._bounds = centre, half_width = centre.to(out), half_width.to(out)
             excess = ((out - centre).abs() / half_width - 1.0).clamp(min=0.0)
             bound_loss = excess.square().sum(dim=-1).mean(dim=1)
             loss = loss + cfg.bound_coef * bound_loss

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from metarl.agents.actor_critic import ActorCritic
-from metarl.agents.param_tree import Params
+from metarl.agents.param_tree import Params, stack
 from metarl.checkpoint import load_checkpoint
 from metarl.checkpoint_selection import checkpoints
 from metarl.components import build_components
@@ -37,8 +37,7 @@ def outward_pull(policy: ActorCritic, theta: Params, radius: float) -> tuple[flo
     angle = torch.arange(POINTS) * (2 * torch.pi / POINTS)
     unit = torch.stack([angle.cos(), angle.sin()], dim=1)
     with torch.no_grad():
-        mean = policy.mode({k: v.unsqueeze(0) for k, v in theta.items()},
-                           (radius * unit).unsqueeze(0))[0]
+        mean = policy.mode(stack(theta, 1), (radius * unit).unsqueeze(0))[0]
     return (mean * unit).sum(dim=1).mean().item(), mean.norm(dim=1).mean().item()
 
 

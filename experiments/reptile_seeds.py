@@ -38,24 +38,23 @@ def read_evaluations(sources: list[Path], seed: int) -> tuple[AnyConfig, Rows, R
     methods: list[str] = []
     for source in sources:
         run = RunDir(source / f"seed_{seed}")
-        settings = read_settings(run.eval, EvalConfig)
-        repeated = sorted(set(methods) & set(settings.methods))
+        this = dataclasses.replace(run.load_config(), eval=read_settings(run.eval, EvalConfig))
+        repeated = sorted(set(methods) & set(this.eval.methods))
         if repeated:
             raise SystemExit(f"{run.eval}: method {repeated[0]!r} is also in an earlier --from "
                              f"directory; each method must come from one")
-        if config is not None and dataclasses.replace(settings, methods=config.eval.methods) \
-                != config.eval:
-            raise SystemExit(f"{run.eval}/eval.toml: evaluation settings differ from "
-                             f"{sources[0] / f'seed_{seed}'}'s (other than the methods)")
-        if config is not None and dataclasses.replace(run.load_config(), eval=config.eval) \
-                != config:
-            raise SystemExit(f"{run.path}/config.toml differs from {sources[0] / f'seed_{seed}'}'s:"
-                             f" --from pools evaluations of the same runs")
-        methods += settings.methods
-        if config is None:
-            config = dataclasses.replace(run.load_config(), eval=settings)
-        config = dataclasses.replace(config, eval=dataclasses.replace(
-            config.eval, methods=tuple(methods)))
+        if config is not None:
+            first = sources[0] / f"seed_{seed}"
+            if dataclasses.replace(this.eval, methods=config.eval.methods) != config.eval:
+                raise SystemExit(f"{run.eval}/eval.toml: evaluation settings differ from "
+                                 f"{first}'s (other than the methods)")
+            if dataclasses.replace(this, eval=config.eval) != config:
+                raise SystemExit(f"{run.path}/config.toml differs from {first}'s: --from pools "
+                                 f"evaluations of the same runs")
+        methods += this.eval.methods
+        base = this if config is None else config
+        config = dataclasses.replace(base, eval=dataclasses.replace(base.eval,
+                                                                    methods=tuple(methods)))
         lines += [f"seed {seed}: {line[2:]}" for line in
                   (run.eval / "summary.md").read_text().splitlines() if line.startswith("- ")]
         curves += read_csv(run.eval / "curves.csv")
@@ -90,7 +89,7 @@ def main() -> None:
         if args.pool_only:
             config, seed_curves, seed_oracle, lines = read_evaluations(args.sources or [out], seed)
         else:
-            run_dir = out / f"seed_{seed}"
+            run_dir = dirs[0]
             config = load_config(Path(args.config),
                                  [*args.set, f"run.seed={seed}", f"eval.seeds=[{seed}]"])
             train_run(config, run_dir, resume=(run_dir / "config.toml").exists())
