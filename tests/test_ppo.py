@@ -264,6 +264,24 @@ def test_bound_penalty_is_the_squared_excess_past_the_bounds_and_pulls_means_bac
     assert excess[1.0] < excess[0.0] - 0.1
 
 
+def test_bound_penalty_follows_the_outputs_dtype_and_keeps_the_converted_bounds():
+    """The bounds are converted to the actor output's dtype (and device) once, then reused."""
+    cfg = PPOConfig(num_envs=8, num_steps=100, bound_coef=1.0)
+    _, policy, ppo, stacked = _setup("box", 2, cfg)
+    stacked["actor.2.weight"].zero_()
+    stacked["actor.2.bias"].copy_(torch.tensor([[0.3, -0.05], [0.05, -0.5]]))
+    wide = {k: v.double() for k, v in stacked.items()}
+    batch = _synthetic_batch(policy, stacked, 64, seed=1)
+    batch = Batch(*(t.double() if t.is_floating_point() else t for t in batch))
+    parts = ppo.loss(wide, batch)
+    assert parts.loss.dtype == torch.float64
+    torch.testing.assert_close(parts.bound_loss, torch.tensor([4.0, 16.0], dtype=torch.float64))
+    centre, half_width = ppo._bounds
+    assert centre.dtype == half_width.dtype == torch.float64
+    ppo.loss(wide, batch)
+    assert ppo._bounds[0] is centre and ppo._bounds[1] is half_width
+
+
 def test_param_tree_round_trips():
     policy = ActorCritic(2, 2, False, hidden=(8,))
     theta = policy.init(torch.Generator().manual_seed(0))

@@ -31,6 +31,11 @@ def _pool(monkeypatch, *args: str) -> None:
     module.main()
 
 
+def _rows(curves: Path) -> list[dict[str, str]]:
+    with curves.open() as f:
+        return list(csv.DictReader(f))
+
+
 def _methods(curves: Path) -> list[str]:
     with curves.open() as f:
         return sorted({row["method"] for row in csv.DictReader(f)})
@@ -49,6 +54,11 @@ def test_pool_only_from_several_directories(tmp_path, monkeypatch):
     _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
           "--from", str(tmp_path / "a"), str(tmp_path / "b"))
     assert _methods(out / "eval" / "curves.csv") == ["reptile", "scratch"]
+    pooled = _rows(out / "eval" / "curves.csv")
+    sources = [row for d, method in (("a", "reptile"), ("b", "scratch"))
+               for row in _rows(tmp_path / d / "seed_0" / "eval" / "curves.csv")
+               if row["method"] == method]
+    assert sorted(pooled, key=repr) == sorted(sources, key=repr)  # every value, unchanged
     assert 'methods = ["reptile", "scratch"]' in (out / "eval" / "eval.toml").read_text()
     assert "seed 0: reptile: last checkpoint" in (out / "eval" / "summary.md").read_text()
     oracle = (trained / "eval" / "oracle.csv").read_text()  # every source has it: pooled once
