@@ -38,11 +38,14 @@ class PretrainConfig:
     :param learning_rate: Adam's learning rate.
     :param clip_coef: PPO's ratio clipping range.
     :param num_epochs: passes over each rollout.
+    :param bound_coef: the penalty on Gaussian means past the action bounds (``ppo.bound_coef``)
+        for these long runs; ``None`` keeps the inner learner's.
     """
 
     learning_rate: float = 3e-4
     clip_coef: float = 0.2
     num_epochs: int = 10
+    bound_coef: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("learning_rate", "clip_coef"):
@@ -50,14 +53,18 @@ class PretrainConfig:
                 raise ValueError(f"pretrain.{name}={getattr(self, name)!r} must be > 0")
         if self.num_epochs <= 0:
             raise ValueError(f"pretrain.num_epochs={self.num_epochs!r} must be > 0")
+        if self.bound_coef is not None and not self.bound_coef >= 0:
+            raise ValueError(f"pretrain.bound_coef={self.bound_coef!r} must be >= 0")
 
     def apply(self, config: PPOConfig) -> PPOConfig:
         """``config`` with these settings in place of its own: one learning rate for all
         parameters, and neither the learning rate nor the clip annealed or scheduled (the inner
         learner's schedules span its few updates, not a long run)."""
+        bound_coef = config.bound_coef if self.bound_coef is None else self.bound_coef
         return config.replace(learning_rate=self.learning_rate, clip_coef=self.clip_coef,
                               num_epochs=self.num_epochs, log_std_learning_rate=None,
-                              anneal_lr=False, anneal_clip=False, clip_schedule=())
+                              anneal_lr=False, anneal_clip=False, clip_schedule=(),
+                              bound_coef=bound_coef)
 
 
 class Pretrainer(NetworkTrainer):

@@ -207,6 +207,15 @@ def test_clip_schedule_gives_each_update_its_clip():
     assert PretrainConfig().apply(cfg).clip_schedule == ()  # long runs keep a fixed clip
 
 
+def test_pretrain_settings_keep_or_replace_the_bound_penalty():
+    inner = PPOConfig(bound_coef=0.1)
+    assert PretrainConfig().apply(inner).bound_coef == 0.1
+    assert PretrainConfig(bound_coef=0.0).apply(inner).bound_coef == 0.0
+    assert PretrainConfig(bound_coef=0.5).apply(PPOConfig()).bound_coef == 0.5
+    with pytest.raises(ValueError, match=r"pretrain.bound_coef=-1.0 must be >= 0"):
+        PretrainConfig(bound_coef=-1.0)
+
+
 def test_adapt_returns_shapes_and_stacked_init():
     cfg = PPOConfig(num_envs=4, num_steps=100, num_epochs=2, num_minibatches=2)
     family, _, ppo, stacked = _setup("box", 3, cfg)
