@@ -37,8 +37,7 @@ def _rows(curves: Path) -> list[dict[str, str]]:
 
 
 def _methods(curves: Path) -> list[str]:
-    with curves.open() as f:
-        return sorted({row["method"] for row in csv.DictReader(f)})
+    return sorted({row["method"] for row in _rows(curves)})
 
 
 def test_pool_only_from_several_directories(tmp_path, monkeypatch):
