@@ -32,14 +32,16 @@ class PretrainConfig:
     Used by multi-task pretraining and by the evaluation's oracle. The inner learner is tuned to
     move far in one update; a policy trained for millions of steps needs the usual, careful PPO
     steps (the defaults are standard PPO's, one learning rate for all parameters), or it
-    diverges. Everything else (rollout size, gamma, lambda, minibatch size) is the inner
-    learner's.
+    diverges. Everything else (rollout size, gamma, lambda, minibatch size, and for the oracle
+    the bound penalty) is the inner learner's.
 
     :param learning_rate: Adam's learning rate.
     :param clip_coef: PPO's ratio clipping range.
     :param num_epochs: passes over each rollout.
     :param bound_coef: the penalty on Gaussian means past the action bounds (``ppo.bound_coef``)
-        for these long runs; ``None`` keeps the inner learner's.
+        in pretraining's own training; ``None`` keeps the inner learner's. The oracle keeps the
+        inner learner's: the penalty helps a policy trained on one task, and can leave a policy
+        trained on the mixture of tasks harder to adapt.
     """
 
     learning_rate: float = 3e-4
@@ -59,12 +61,16 @@ class PretrainConfig:
     def apply(self, config: PPOConfig) -> PPOConfig:
         """``config`` with these settings in place of its own: one learning rate for all
         parameters, and neither the learning rate nor the clip annealed or scheduled (the inner
-        learner's schedules span its few updates, not a long run)."""
-        bound_coef = config.bound_coef if self.bound_coef is None else self.bound_coef
+        learner's schedules span its few updates, not a long run). The bound penalty stays
+        ``config``'s (the oracle's); :meth:`for_pretraining` sets pretraining's."""
         return config.replace(learning_rate=self.learning_rate, clip_coef=self.clip_coef,
                               num_epochs=self.num_epochs, log_std_learning_rate=None,
-                              anneal_lr=False, anneal_clip=False, clip_schedule=(),
-                              bound_coef=bound_coef)
+                              anneal_lr=False, anneal_clip=False, clip_schedule=())
+
+    def for_pretraining(self, config: PPOConfig) -> PPOConfig:
+        """:meth:`apply`, with pretraining's bound penalty (``bound_coef``, else ``config``'s)."""
+        bound_coef = config.bound_coef if self.bound_coef is None else self.bound_coef
+        return self.apply(config).replace(bound_coef=bound_coef)
 
 
 class Pretrainer(NetworkTrainer):
@@ -84,7 +90,7 @@ class Pretrainer(NetworkTrainer):
         self.ppo = ppo
         cfg = ppo.config
         n = config.meta_batch  # the mixture's batch: n tasks' rollouts as one task's
-        self.mixture = PPO(ppo.family, ppo.policy, settings.apply(cfg).replace(
+        self.mixture = PPO(ppo.family, ppo.policy, settings.for_pretraining(cfg).replace(
             num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n))
         self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
                                                  device=self.device)

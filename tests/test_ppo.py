@@ -209,9 +209,14 @@ def test_clip_schedule_gives_each_update_its_clip():
 
 def test_pretrain_settings_keep_or_replace_the_bound_penalty():
     inner = PPOConfig(bound_coef=0.1)
-    assert PretrainConfig().apply(inner).bound_coef == 0.1
-    assert PretrainConfig(bound_coef=0.0).apply(inner).bound_coef == 0.0
-    assert PretrainConfig(bound_coef=0.5).apply(PPOConfig()).bound_coef == 0.5
+    assert PretrainConfig().for_pretraining(inner).bound_coef == 0.1
+    assert PretrainConfig(bound_coef=0.0).for_pretraining(inner).bound_coef == 0.0
+    assert PretrainConfig(bound_coef=0.5).for_pretraining(PPOConfig()).bound_coef == 0.5
+    # the oracle (apply) keeps the inner learner's penalty whatever pretraining's is
+    assert PretrainConfig(bound_coef=0.0).apply(inner).bound_coef == 0.1
+    assert PretrainConfig(bound_coef=0.5).apply(PPOConfig()).bound_coef == 0.0
+    steps = PretrainConfig(bound_coef=0.0)
+    assert steps.for_pretraining(inner).replace(bound_coef=0.1) == steps.apply(inner)
     with pytest.raises(ValueError, match=r"pretrain.bound_coef=-1.0 must be >= 0"):
         PretrainConfig(bound_coef=-1.0)
 
