@@ -66,8 +66,12 @@ def checkpoints(run: RunDir, method: str) -> dict[int, Path]:
     """``{meta-iteration: path}`` of every checkpoint of a trained method, in order."""
     found = checkpoints_by_iteration(run.checkpoints(method))
     if not found:
-        raise ValueError(f"method {method!r} has no checkpoint in {run.path}; train it with "
-                         f"'{method}' in eval.methods")
+        listed = run.config.is_file() and (method == "reptile"
+                                           or method in run.load_config().eval.methods)
+        how = ("its training stopped before the first checkpoint: continue it with metarl "
+               "train CONFIG --out RUN --resume" if listed
+               else f"train it with '{method}' in eval.methods")
+        raise ValueError(f"method {method!r} has no checkpoint in {run.path}; {how}")
     return found
 
 

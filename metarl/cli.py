@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gymnasium as gym
-import torch
 
 from metarl.distributed import DEFAULT_TIMEOUT_S, DistributedError, exit_helper_rank
 from metarl.envs import FAMILIES, TaskSampler
@@ -64,10 +63,13 @@ def _print_tasks(sampler: TaskSampler, sizes: dict[str, int]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Random policy on each family's test tasks; prints returns and writes a trajectory plot."""
+    from metarl.components import resolve_device
     from metarl.demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed, num_envs=args.envs, device=torch.device(args.device),
-             force=args.force)
+    if args.envs <= 0:
+        raise ValueError(f"--envs={args.envs} must be a positive integer")
+    run_demo(Path(args.out), seed=args.seed, num_envs=args.envs,
+             device=resolve_device(args.device, "--device"), force=args.force)
     return 0
 
 
@@ -135,7 +137,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             settings.inner(config.ppo)  # a bad --ppo or --episodes fails before anything runs
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    device = resolve_device(args.device) if args.device else None
+    device = resolve_device(args.device, "--device") if args.device else None
     evaluate_any(run, settings, device=device, force=args.force, quiet=args.quiet)
     plot_run(run)
     return 0
@@ -228,7 +230,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     try:
         return int(args.func(args))
-    except (ValueError, FileExistsError) as err:
+    except (ValueError, OSError) as err:  # OSError: a path that is not what it should be
         print(f"metarl: error: {err}", file=sys.stderr)
         return 2
     except (TrainingDiverged, DistributedError) as err:

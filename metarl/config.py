@@ -14,6 +14,7 @@ config.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -62,8 +63,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.checkpoint_every <= 0:
             raise ValueError(f"run.checkpoint_every={self.checkpoint_every!r} must be > 0")
-        if self.seed < 0:
-            raise ValueError(f"run.seed={self.seed!r} must be >= 0")
+        check_seed("run.seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ class EnvConfig:
         if self.max_episode_steps < 0:
             raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be >= 0 "
                              "(0: the family's default)")
+        check_seed("env.split_seed", self.split_seed)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,20 @@ def check_evaluation(methods: tuple[str, ...], known: tuple[str, ...], split: st
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"eval.seeds={list(seeds)!r} must be a non-empty list of "
                          "distinct integers")
+    for seed in seeds:
+        check_seed("eval.seeds", seed, list(seeds))
+
+
+MAX_SEED = 2**32 - 1
+"""The largest seed: what numpy and stable-baselines3 accept (torch takes more)."""
+
+
+def check_seed(name: str, seed: int, shown: object = None) -> None:
+    """A one-line error unless ``0 <= seed <= MAX_SEED`` (``shown``: the value to name)."""
+    if not 0 <= seed <= MAX_SEED:
+        what = "must be" if shown is None else "must hold seeds"
+        raise ValueError(f"{name}={seed if shown is None else shown!r} {what} from 0 to "
+                         "2**32 - 1")
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,10 @@ def load_config(path: Path, overrides: list[str] | None = None) -> AnyConfig:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} cannot be read as UTF-8 text: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
     for item in overrides or []:
@@ -277,7 +296,8 @@ def load_config(path: Path, overrides: list[str] | None = None) -> AnyConfig:
 
 
 def parse_assignment(item: str, option: str = "--set") -> tuple[str, Any]:
-    """``key=value`` as ``(key, value)``, the value read as TOML, else as a bare string."""
+    """``key=value`` as ``(key, value)``, the value read as TOML, else as a number (``.001``),
+    else as a bare string."""
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"{option} {item!r} must look like key=value")
@@ -285,6 +305,8 @@ def parse_assignment(item: str, option: str = "--set") -> tuple[str, Any]:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
+        with contextlib.suppress(ValueError):  # a number TOML does not write: .001, 5.
+            value = float(value)
     return key.strip(), value
 
 

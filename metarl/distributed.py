@@ -106,8 +106,8 @@ class Distributed:
             local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         except (KeyError, ValueError) as err:
             raise ValueError(f"torchrun environment incomplete or invalid: {err}") from None
-        if not timeout_s > 0:
-            raise ValueError(f"--dist-timeout={timeout_s!r} must be > 0 seconds")
+        if not 0 < timeout_s < 10**8:  # timedelta's and the backends' range
+            raise ValueError(f"--dist-timeout={timeout_s!r} must be > 0 and < 1e8 seconds")
         cuda = device.startswith("cuda")
         if cuda:
             torch.cuda.set_device(local_rank)

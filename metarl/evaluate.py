@@ -31,7 +31,7 @@ import torch
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.checkpoint_selection import SELECTION_COLUMNS, Selection, select_checkpoint
-from metarl.components import build_components, initial_theta, resolve_device
+from metarl.components import build_components, check_evaluation, initial_theta, resolve_device
 from metarl.config import EvalConfig, read_toml, toml_value
 from metarl.envs import FAMILIES, TaskParams
 from metarl.run_dir import RunDir
@@ -56,6 +56,7 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
     family, policy, _ = build_components(config)
+    check_evaluation(config, family, settings)
     ppo_eval = PPO(family, policy, settings.inner(config.ppo))
     tasks = family.tasks.sample(settings.test_tasks, split=settings.split,  # type: ignore[arg-type]
                                 device=device)
@@ -75,6 +76,13 @@ def evaluate_run(run: RunDir, settings: EvalConfig, device: torch.device | None 
                 theta = (trained[method] if method != "scratch"
                          else initial_theta(policy, seed, device))
                 returns = adaptation_returns(ppo_eval, theta, tasks, settings.updates, seed)
+            unscored = returns.isnan().any(dim=0)
+            if unscored.any():  # episodes longer than any rollout (no step limit to check)
+                raise ValueError(
+                    f"{method}, seed {seed}: {int(unscored.sum())} of {len(unscored)} tasks "
+                    f"completed no episode in a rollout of {ppo_eval.config.num_steps} steps, so "
+                    "they have no return to score; give the evaluation longer rollouts "
+                    "(eval.ppo.num_steps)")
             rows += curve_rows(method, seed, returns, samples)
     oracle_rows = []
     if settings.oracle_iterations:

@@ -129,7 +129,11 @@ def plot_meta_training(run: RunDir, family: str, column: str = RL_AXES[2],
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_lines():
+        ax.legend(fontsize=8)
+    else:  # no validation point yet (fewer meta-iterations than meta.val_every)
+        ax.text(0.5, 0.5, "no validation score yet", ha="center", va="center",
+                transform=ax.transAxes)
     return save_figure(fig, run.plots / "meta_training.png")
 
 

@@ -26,7 +26,9 @@ class MetaRecord(NamedTuple):
     :param env_steps: env steps collected for training so far (validation excluded).
     :param step_size: the outer step size (or learning rate) used by this step.
     :param train_return_first: mean return of the meta-batch's first rollout (theta itself).
-    :param train_return_last: mean return of the step's last rollout (the most adapted policy).
+    :param train_return_last: mean return of the step's last rollout: the policy after
+        ``inner_iterations - 1`` updates (the fully adapted one collects none; equal to
+        ``train_return_first`` with one inner iteration), first-order MAML's query rollout.
     :param val_return: validation return after ``val_updates`` updates (NaN when not measured).
     :param approx_kl: mean inner approx-KL over tasks and iterations.
     :param clip_frac: mean inner clip fraction.
@@ -59,6 +61,9 @@ def validation_return(ppo: PPO, theta: Params, tasks: TaskParams, updates: int,
     """Mean return over ``tasks`` of the policy after ``updates`` PPO updates from ``theta``.
 
     Uses its own generator seeded by ``seed``, so that measuring never changes a training run.
+    A task whose rollout completes no episode (``num_steps`` shorter than an episode) is left
+    out of the mean; the evaluation refuses such settings
+    (:func:`~metarl.components.check_evaluation`).
     """
     gen = torch.Generator(device=tasks.device).manual_seed(seed)
     out = ppo.adapt(theta, tasks, updates, gen, evaluate_final=True)

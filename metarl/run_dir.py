@@ -10,7 +10,7 @@ Layout::
     DIR/plots/                 adaptation.png, meta_training.png
 
 An existing directory is reused only with ``resume`` (same config) and replaced only with
-``force``, and only when it is a run directory (it holds ``config.toml``).
+``force``, and only when it is a run directory and nothing else (:func:`check_replaceable`).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def prepare_run_dir(path: Path, config: AnyConfig, resume: bool, force: bool) ->
     when resuming with a different config or clearing a directory that is not a run directory.
     """
     run = RunDir(path)
+    if run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"run directory {run.path} is a file, not a directory")
     exists = run.path.exists() and any(run.path.iterdir())
     if resume and force:
         raise ValueError("--resume and --force exclude each other")
@@ -77,15 +79,42 @@ def prepare_run_dir(path: Path, config: AnyConfig, resume: bool, force: bool) ->
         raise FileExistsError(f"run directory {run.path} exists; pass --resume to continue it, "
                               "--force to replace it, or --out DIR for a new one")
     if exists:
-        if not run.config.is_file():
-            raise ValueError(f"{run.path} is not a run directory (no config.toml); "
-                             "refusing to replace it")
+        check_replaceable(run)
         shutil.rmtree(run.path)
     if resume:
         raise ValueError(f"--resume: run directory {run.path} does not exist")
     run.path.mkdir(parents=True, exist_ok=True)
     run.config.write_text(dump_config(config))
     return run
+
+
+RUN_ENTRIES = frozenset({"config.toml", "metrics.csv", "tensorboard", "checkpoints", "eval",
+                         "plots"})
+"""What a run directory holds; ``--force`` replaces nothing else."""
+
+
+def check_replaceable(run: RunDir) -> None:
+    """A ``ValueError`` unless ``run`` is a run directory that ``--force`` may delete: not a
+    symbolic link, a ``config.toml`` that reads as a metarl config, and nothing beside what
+    a run writes (a user's file in it, or a folder that only happens to hold a
+    ``config.toml``, is never deleted)."""
+    refuse = f"refusing to replace {run.path}"
+    if run.path.is_symlink():
+        raise ValueError(f"{refuse}: it is a symbolic link (remove the link or pass another --out)")
+    if not run.path.is_dir():
+        raise ValueError(f"{refuse}: it is not a directory")
+    if not run.config.is_file():
+        raise ValueError(f"{run.path} is not a run directory (no config.toml); refusing to "
+                         "replace it")
+    try:
+        load_config(run.config)
+    except ValueError as err:
+        raise ValueError(f"{refuse}: its config.toml is not a metarl config ({err})") from None
+    others = sorted(p.name for p in run.path.iterdir() if p.name not in RUN_ENTRIES)
+    if others:
+        raise ValueError(f"{refuse}: it holds {', '.join(others[:3])}"
+                         f"{' ...' if len(others) > 3 else ''}, which no run writes "
+                         "(move it out, or pass another --out)")
 
 
 class MetricsLog:

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3 import PPO as SB3PPO
 from stable_baselines3.common.callbacks import BaseCallback
@@ -30,12 +31,27 @@ from metarl.envs.gym_tasks import make_task_env
 
 
 class RolloutReturns(BaseCallback):
-    """Collects the mean return of the episodes completed in each rollout."""
+    """Collects the mean return of the episodes completed in each rollout.
 
-    def __init__(self) -> None:
+    :param reset_every_rollout: start every rollout after the first from fresh episodes, as
+        the batched learner does with ``ppo.reset_every_iteration`` (SB3 alone carries
+        unfinished episodes over to the next rollout).
+    """
+
+    def __init__(self, reset_every_rollout: bool = False) -> None:
         super().__init__()
+        self.reset_every_rollout = reset_every_rollout
+        self.rollouts = 0
         self.current: list[float] = []
         self.per_rollout: list[float] = []
+
+    def _on_rollout_start(self) -> None:
+        if self.reset_every_rollout and self.rollouts > 0:  # learn() reset for the first
+            env = self.model.get_env()
+            assert env is not None
+            self.model._last_obs = env.reset()  # type: ignore[assignment]
+            self.model._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
+        self.rollouts += 1
 
     def _on_step(self) -> bool:
         for info in self.locals["infos"]:
@@ -59,9 +75,11 @@ def task_vec_env(family: Any, task: dict[str, Any], num_envs: int, subprocess: b
     return SubprocVecEnv(makers) if subprocess else DummyVecEnv(makers)
 
 
-def learn_rollouts(model: SB3PPO, rollouts: int, steps_per_rollout: int) -> list[float]:
-    """Run ``rollouts`` PPO iterations of ``model``; the mean return of each rollout."""
-    returns = RolloutReturns()
+def learn_rollouts(model: SB3PPO, rollouts: int, steps_per_rollout: int,
+                   reset_every_rollout: bool = False) -> list[float]:
+    """Run ``rollouts`` PPO iterations of ``model``; the mean return of each rollout
+    (``reset_every_rollout``: see :class:`RolloutReturns`)."""
+    returns = RolloutReturns(reset_every_rollout)
     model.learn(rollouts * steps_per_rollout, callback=returns)
     return returns.per_rollout[:rollouts]
 
@@ -152,11 +170,12 @@ def sb3_scratch_returns(ppo: PPOConfig, policy: PolicyConfig, family: Any, tasks
     for i, task in enumerate(tasks.to_list()):
         env = task_vec_env(family, task, episodes)
         try:
-            model = split_log_std_lr(SB3PPO("MlpPolicy", env, seed=seed * 100_003 + i,
-                                            device="cpu", verbose=0, **kwargs), ppo)
+            task_seed = (seed * 100_003 + i) % 2**32  # numpy's seeds end at 2**32 - 1
+            model = split_log_std_lr(SB3PPO("MlpPolicy", env, seed=task_seed, device="cpu",
+                                            verbose=0, **kwargs), ppo)
             anneal_like_batched(model, ppo, updates, updates + 1)
-            out[:, i] = torch.tensor(learn_rollouts(model, updates + 1,
-                                                    episodes * ppo.num_steps))
+            out[:, i] = torch.tensor(learn_rollouts(model, updates + 1, episodes * ppo.num_steps,
+                                                    ppo.reset_every_iteration))
         finally:
             env.close()
     return out

@@ -68,7 +68,8 @@ class SB3Learner(PPOLearner):
                                      cfg)
             anneal_like_batched(model, cfg, updates or rollouts, rollouts)
             model.set_logger(self.logger)
-            returns = learn_rollouts(model, rollouts, cfg.num_envs * cfg.num_steps)
+            returns = learn_rollouts(model, rollouts, cfg.num_envs * cfg.num_steps,
+                                     cfg.reset_every_iteration)
         finally:
             env.close()
         values = model.logger.name_to_value

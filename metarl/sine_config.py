@@ -23,6 +23,7 @@ from metarl.config import (
     RunConfig,
     check_evaluation,
     check_network,
+    check_seed,
     sections_to_dict,
 )
 from metarl.envs.sine import SineRegression
@@ -55,6 +56,7 @@ class SineEnvConfig:
             raise ValueError(f"env.x_range={list(self.x_range)!r} needs low < high")
         if self.train_points <= 0:
             raise ValueError(f"env.train_points={self.train_points!r} must be > 0")
+        check_seed("env.split_seed", self.split_seed)
         SineRegression(self.split_seed, dict(self.ranges) or None)  # validates the ranges
 
 

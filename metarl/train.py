@@ -30,6 +30,8 @@ from metarl.checkpoint_selection import select_checkpoint
 from metarl.components import (
     build_components,
     build_sine_components,
+    check_evaluation,
+    check_pretraining,
     initial_theta,
     resolve_device,
 )
@@ -235,12 +237,16 @@ def train_run(config: AnyConfig, out: Path, resume: bool = False, force: bool = 
     """
     device = resolve_device(config.run.device)
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
-    # built once before the run directory is written, so that a bad task range or Gymnasium id
-    # stops the command with its one-line error and leaves nothing behind
+    # built once before the run directory is written, so that a bad task range or Gymnasium id,
+    # or settings the evaluation or pretraining cannot use, stop the command with their
+    # one-line error and leave nothing behind
     if isinstance(config, SineExperimentConfig):
         build_sine_components(config)
     else:
-        build_components(config)
+        family = build_components(config).family
+        check_pretraining(config, family)
+        if evaluate:
+            check_evaluation(config, family)
     if dist is None:
         run = prepare_run_dir(out, config, resume, force)
     else:

@@ -56,8 +56,11 @@ def test_last_rule_and_missing_checkpoints(tmp_path):
     run = _run_with_checkpoints(tmp_path, {2: 1.0, 4: 2.0, 3: 5.0})
     last = select_checkpoint(run, "reptile", "last")
     assert last.iteration == 4 and last.theta["w"].item() == 2.0 and not last.scores
-    with pytest.raises(ValueError, match="method 'fomaml' has no checkpoint"):
+    with pytest.raises(ValueError, match=r"method 'fomaml' has no checkpoint.*train it with"):
         select_checkpoint(run, "fomaml", "last")
+    run.config.write_text(dump_config(config_from_dict({"eval": {"methods": ["fomaml"]}})))
+    with pytest.raises(ValueError, match=r"'fomaml' has no checkpoint.*training stopped before"):
+        select_checkpoint(run, "fomaml", "last")  # listed, but stopped before its first
     with pytest.raises(ValueError, match="checkpoint rule 'best'"):
         select_checkpoint(run, "reptile", "best")
 

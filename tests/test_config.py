@@ -32,6 +32,7 @@ def test_defaults_types_and_overrides(tmp_path):
     assert config.meta.groups == ("body",)
     assert config.ppo.num_epochs == ExperimentConfig().ppo.num_epochs  # untouched default
     assert isinstance(_load(tmp_path, "[ppo]\nlearning_rate = 1\n").ppo.learning_rate, float)
+    assert _load(tmp_path, "", ["ppo.learning_rate=.001"]).ppo.learning_rate == 0.001
 
 
 @pytest.mark.parametrize("text, message", [
@@ -62,6 +63,10 @@ def test_defaults_types_and_overrides(tmp_path):
     ("[eval]\nppo = 3\n", "eval.ppo = 3 must be a table"),
     ("[ppo]\nbound_coef = 0.1\n[eval]\nmethods = ['reptile', 'sb3']\n",
      "eval.methods has sb3, whose stable-baselines3 PPO has no bound penalty"),
+    ("[run]\nseed = 4294967296\n", "run.seed=4294967296 must be from 0 to 2**32 - 1"),
+    ("[eval]\nseeds = [0, -1]\n", "eval.seeds=[0, -1] must hold seeds from 0 to 2**32 - 1"),
+    ("[env]\nsplit_seed = -3\n", "env.split_seed=-3 must be from 0 to 2**32 - 1"),
+    ("[env]\nfamily = 'Sine'\nsplit_seed = -3\n", "env.split_seed=-3 must be from 0 to"),
 ])
 def test_bad_input_fails_with_one_line_naming_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as err:
@@ -76,6 +81,11 @@ def test_bad_override_and_missing_file(tmp_path):
         load_config(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         _load(tmp_path, "[ppo\n")
+    with pytest.raises(ConfigError, match="is a directory, not a TOML file"):
+        load_config(tmp_path)
+    (tmp_path / "latin1.toml").write_bytes("[run]\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml cannot be read as UTF-8 text"):
+        load_config(tmp_path / "latin1.toml")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXPERIMENTS.glob("*.toml")))

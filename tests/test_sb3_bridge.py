@@ -102,7 +102,7 @@ def test_sb3_from_scratch_is_an_evaluation_method(tmp_path):
 
 def _sb3_inner_config(**eval_settings):
     return config_from_dict({
-        "env": {"family": "CartPoleMass"},
+        "env": {"family": "CartPoleMass", "max_episode_steps": 32},  # whole episodes per rollout
         "policy": {"hidden": [8]},
         "ppo": {"inner": "sb3", "num_envs": 2, "num_steps": 32, "num_minibatches": 2,
                 "num_epochs": 2, "learning_rate": 1e-3},
@@ -283,3 +283,22 @@ def test_sb3_ppo_anneals_its_clip_and_learning_rate_like_the_batched_learner():
     learn_rollouts(model, 4, 32)
     env.close()
     assert [clip for clip, _ in seen[:3]] == [20.0, 2.5, 2.5]
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_sb3_rollouts_start_from_fresh_episodes_like_the_batched_learner(reset):
+    """With ppo.reset_every_iteration, every SB3 rollout starts at the start state, as the
+    batched learner's do; without it, unfinished episodes carry over."""
+    from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from metarl.sb3_baseline import learn_rollouts
+
+    env = DummyVecEnv([lambda: gym.make("metarl/Navigation2D-v0", goal=(0.4, 0.4),
+                                        max_episode_steps=150)] * 2)
+    model = SB3PPO("MlpPolicy", env, n_steps=100, batch_size=100, n_epochs=1, seed=0,
+                   device="cpu")
+    returns = learn_rollouts(model, 2, 200, reset_every_rollout=reset)
+    assert len(returns) == 2
+    start = model.rollout_buffer.observations[0]  # the second rollout's first observations
+    assert np.all(start == 0) == reset  # 100 steps into a 150-step episode otherwise

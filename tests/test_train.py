@@ -214,6 +214,26 @@ def test_cli_train_evaluate_plot_and_never_overwrite(tmp_path, capsys):
     assert main(["train", str(cfg), "--out", str(mine), "--force"]) == 2
     assert "not a run directory" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "important"
+    # nor a project folder that happens to hold a config.toml, nor a user's file in a run
+    (mine / "config.toml").write_text("[tool.black]\nline-length = 100\n")
+    assert main(["train", str(cfg), "--out", str(mine), "--force"]) == 2
+    assert "its config.toml is not a metarl config" in capsys.readouterr().err
+    (out / "notes.txt").write_text("mine")
+    assert main(["train", str(cfg), "--out", str(out), "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("it holds notes.txt, which no run writes (move it out, or pass "
+                        "another --out)")
+    assert len(err.splitlines()) == 1
+    (out / "notes.txt").unlink()
+    link = tmp_path / "link"
+    link.symlink_to(out, target_is_directory=True)
+    assert main(["train", str(cfg), "--out", str(link), "--force"]) == 2
+    assert "it is a symbolic link" in capsys.readouterr().err
+    assert (out / "config.toml").exists() and (mine / "notes.txt").exists()
+    assert main(["train", str(mine)]) == 2  # a config path that is a directory
+    assert capsys.readouterr().err.strip().startswith("metarl: error: ")
+    assert main(["train", str(cfg), "--out", str(mine / "notes.txt")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
 
 
 def test_bad_config_fails_before_any_work(tmp_path, capsys):
@@ -228,6 +248,46 @@ def test_bad_config_fails_before_any_work(tmp_path, capsys):
                      "--out", str(tmp_path / "run")]) == 2
         assert "torch sees no CUDA device" in capsys.readouterr().err
         assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("family", "setting", "evaluate", "message"), [
+    ("CartPoleMass", {"eval": {"ppo": {"bound_coef": 0.1}}}, True,
+     "eval.ppo.bound_coef=0.1 needs a Box action space with finite bounds; this family's is "
+     "Discrete(2)"),
+    ("CartPoleMass", {"pretrain": {"bound_coef": 0.1}, "eval": {"methods": ["pretrain"]}}, False,
+     "pretrain.bound_coef=0.1 needs a Box action space"),
+    ("Navigation2D", {"ppo": {"num_steps": 50}}, True,
+     "ppo.num_steps=50 is shorter than an episode (100 steps)"),
+    ("Navigation2D", {"eval": {"ppo": {"num_steps": 99}}}, True,
+     "eval.ppo.num_steps=99 is shorter than an episode (100 steps)"),
+])
+def test_what_evaluation_or_pretraining_cannot_use_fails_before_any_work(
+        tmp_path, family, setting, evaluate, message):
+    """Checked before the run directory is written, not after hours of meta-training."""
+    config = _config(env={"family": family}, **setting)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        train_run(config, tmp_path / "run", evaluate=evaluate, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_short_rollouts_are_fine_without_evaluation_and_when_the_evaluation_has_its_own(
+        tmp_path, capsys, monkeypatch):
+    config = _config(ppo={"num_steps": 50}, meta={"meta_iterations": 1},
+                     eval={"ppo": {"num_steps": 100}, "methods": ["reptile"],
+                           "oracle_iterations": 0, "updates": 1})
+    run = train_run(config, tmp_path / "run", quiet=True)
+    assert (run.eval / "summary.csv").exists()
+    short = _config(ppo={"num_steps": 50}, meta={"meta_iterations": 1})
+    train_run(short, tmp_path / "short", evaluate=False, quiet=True)
+    assert main(["evaluate", str(tmp_path / "short"), "--quiet"]) == 2
+    assert "ppo.num_steps=50 is shorter than an episode" in capsys.readouterr().err
+    # a family without a step limit to check: tasks with no complete episode are not dropped
+    import metarl.evaluate
+    monkeypatch.setattr(metarl.evaluate, "check_evaluation", lambda *args: None)
+    assert main(["evaluate", str(tmp_path / "short"), "--quiet", "--methods", "scratch",
+                 "--oracle-iterations", "0"]) == 2
+    assert "completed no episode in a rollout of 50 steps" in capsys.readouterr().err
+    assert not (tmp_path / "short" / "eval" / "summary.csv").exists()
 
 
 def test_summary_reports_updates_to_the_reward_threshold():
