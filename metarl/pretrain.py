@@ -39,8 +39,8 @@ class PretrainConfig:
     :param clip_coef: PPO's ratio clipping range.
     :param num_epochs: passes over each rollout.
     :param bound_coef: the penalty on Gaussian means past the action bounds (``ppo.bound_coef``)
-        in pretraining's own training; ``None`` keeps the inner learner's. The oracle keeps the
-        inner learner's: the penalty helps a policy trained on one task, and can leave a policy
+        in pretraining's own training; ``None`` keeps the inner learner's. The oracle, PPO on
+        each task, keeps the inner learner's; in pretraining the penalty can leave the policy
         trained on the mixture of tasks harder to adapt.
     """
 
