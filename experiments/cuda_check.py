@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 import warnings
+from pathlib import Path
 
 import torch
 
+import metarl
+import metarl.agents
+import metarl.envs
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, PPOConfig
@@ -42,6 +47,13 @@ def build(family_type: type, cfg: PPOConfig, device: torch.device) -> tuple[PPO,
     return PPO(family, policy, cfg), policy.init(torch.Generator().manual_seed(0), device=device)
 
 
+def where(err: BaseException) -> str:
+    """`` at FILE:LINE (code)`` of the innermost frame of ``err`` in metarl's own code."""
+    roots = tuple(str(Path(m.__file__).parent) for m in (metarl, metarl.envs, metarl.agents))
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(roots)]
+    return f" at {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].line})" if frames else ""
+
+
 def check_adaptation(family_type: type, device: torch.device) -> str | None:
     """``None`` when 3 PPO iterations on 8 tasks make no synchronisation, else the error."""
     ppo, theta = build(family_type, LOOP_OPTIONS, device)
@@ -53,7 +65,7 @@ def check_adaptation(family_type: type, device: torch.device) -> str | None:
     try:
         ppo.adapt(theta, tasks, 3, gen, evaluate_final=True)
     except RuntimeError as err:
-        return str(err).splitlines()[0]
+        return str(err).splitlines()[0] + where(err)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize(device)
