@@ -1,10 +1,10 @@
 """No host synchronisation inside the rollout and update loops, checked on the CPU.
 
 On a GPU, reading a tensor's value on the host (``.item()``, ``bool(t)``, ``nonzero``, a boolean
-mask as an index) waits for every queued kernel; one such read per env step or minibatch would
-serialise the GPU. ``torch.cuda.set_sync_debug_mode`` catches them on a GPU
-(``experiments/cuda_check.py``); these tests catch the same operations on the CPU, where CI runs,
-by recording the aten operations that read device memory on the host.
+mask as an index) waits for every queued kernel, and copying host data in waits too; one such
+operation per env step or minibatch would serialise the GPU. ``torch.cuda.set_sync_debug_mode``
+catches them on a GPU (``experiments/cuda_check.py``); these tests catch the same operations on
+the CPU, where CI runs, by recording the aten operations that make host and device wait.
 """
 
 from __future__ import annotations
