@@ -103,15 +103,16 @@ def test_adaptation_never_reads_the_device(dense_reset, family_type):
     assert steps.max() < LOOP_OPTIONS.num_epochs * LOOP_OPTIONS.num_minibatches
 
 
-@pytest.mark.parametrize("algorithm", ["reptile", "fomaml"])
-def test_host_reads_of_a_meta_iteration_do_not_grow_with_its_loops(dense_reset, algorithm):
+@pytest.mark.parametrize(("algorithm", "chunk"), [("reptile", 0), ("fomaml", 0), ("reptile", 2)])
+def test_host_reads_of_a_meta_iteration_do_not_grow_with_its_loops(dense_reset, algorithm, chunk):
     """A meta-iteration reads the device a fixed number of times (the NaN check, the record):
-    as many with 1 inner iteration of 24 steps as with 3 of 48, so none is inside a loop."""
+    as many with 1 inner iteration of 24 steps as with 3 of 48, so none is inside a loop; also
+    when the meta-batch is adapted in chunks (``meta.task_chunk``)."""
     counts = []
     for iterations, steps in ((1, 24), (3, 48)):
         ppo, theta = _ppo(Navigation2D, LOOP_OPTIONS.replace(num_steps=steps))
         config = MetaConfig(meta_batch=3, inner_iterations=iterations, meta_iterations=2,
-                            val_every=10)  # no validation in the first step
+                            val_every=10, task_chunk=chunk)  # no validation in the first step
         trainer = MetaTrainer(ppo, theta, config, seed=0, algorithm=algorithm)
         with HostReads() as reads:
             trainer.step()
