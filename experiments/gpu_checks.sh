@@ -37,8 +37,9 @@ step() {  # step NAME SECONDS COMMAND...: run one check, its output to OUT/NAME.
 if compgen -G ".whl/*.whl" >/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" .whl/*.whl || exit 1
 fi
+had_build=$([ -e build ] && echo 1)
 python3 -m pip install -q --no-deps --no-build-isolation --target "$site" . || exit 1
-rm -rf build
+[ -z "$had_build" ] && rm -rf build  # setuptools' leftovers, never a folder that was there
 metarl=("$site/bin/metarl")
 
 device=${DEVICE:-cuda}
