@@ -30,18 +30,19 @@ from metarl.agents.ppo import PPO, PPOConfig
 from metarl.envs import CartPoleDirection, CartPoleMass, Navigation2D
 from metarl.meta_train import MetaConfig, MetaTrainer
 
-# every option of the inner learner that acts inside its loops (as in tests/test_host_sync.py)
+# every option of the inner learner that acts inside its loops (tests/test_host_sync.py uses
+# them too, with fewer envs and steps)
 LOOP_OPTIONS = PPOConfig(num_envs=64, num_steps=100, num_epochs=3, num_minibatches=4,
                          learning_rate=1e-2, log_std_learning_rate=0.05, anneal_lr=True,
                          clip_schedule=(5.0, 0.5), clip_vloss=True, ent_coef=0.01,
                          max_grad_norm=0.1, target_kl=1e-6)
 
 
-def build(family_type: type, cfg: PPOConfig, device: torch.device) -> tuple[PPO, Params]:
+def build(family_type: type, cfg: PPOConfig, device: torch.device,
+          hidden: tuple[int, ...] = (64, 64)) -> tuple[PPO, Params]:
     """A PPO learner for ``family_type`` (bound penalty on Box actions), a theta on ``device``."""
     family = family_type()
-    policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
-                                    hidden=(64, 64))
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=hidden)
     if family_type is Navigation2D:
         cfg = cfg.replace(bound_coef=0.5)
     return PPO(family, policy, cfg), policy.init(torch.Generator().manual_seed(0), device=device)

@@ -9,11 +9,13 @@ the CPU, where CI runs, by recording the aten operations that make host and devi
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.envs import CartPoleDirection, CartPoleMass, Navigation2D
 from metarl.envs.autoreset import AutoResetEnv
@@ -51,19 +53,22 @@ def dense_reset(monkeypatch):
     monkeypatch.setattr(AutoResetEnv, "_choose_dense_reset", lambda self, params: True)
 
 
-# every option of the inner learner that acts inside its loops
-LOOP_OPTIONS = PPOConfig(num_envs=4, num_steps=24, num_epochs=3, num_minibatches=4,
-                         learning_rate=1e-2, log_std_learning_rate=0.05, anneal_lr=True,
-                         clip_schedule=(5.0, 0.5), clip_vloss=True, ent_coef=0.01,
-                         max_grad_norm=0.1, target_kl=1e-6)
+def _load_cuda_check():
+    path = Path(__file__).resolve().parents[1] / "experiments" / "cuda_check.py"
+    spec = importlib.util.spec_from_file_location("cuda_check", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CUDA_CHECK = _load_cuda_check()
+# the GPU check's settings (every option that acts inside the loops), with fewer envs and steps
+LOOP_OPTIONS: PPOConfig = CUDA_CHECK.LOOP_OPTIONS.replace(num_envs=4, num_steps=24)
 
 
 def _ppo(family_type: type, cfg: PPOConfig) -> tuple[PPO, dict[str, torch.Tensor]]:
-    family = family_type()
-    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(8, 8))
-    if family_type is Navigation2D:
-        cfg = cfg.replace(bound_coef=0.5)
-    return PPO(family, policy, cfg), policy.init(torch.Generator().manual_seed(0))
+    return CUDA_CHECK.build(family_type, cfg, torch.device("cpu"), hidden=(8, 8))
 
 
 def test_the_recorder_sees_what_would_synchronise_a_gpu():
