@@ -1,8 +1,9 @@
 """stable-baselines3 bridge: a meta-learned initialisation as an SB3 ``PPO``, and back.
 
-``to_sb3(source, env)`` builds a ``stable_baselines3.PPO`` whose policy gives the same action
+``to_sb3(theta, env)`` builds a ``stable_baselines3.PPO`` whose policy gives the same action
 distribution and value as ours for the same observation, so that a meta-learned initialisation
-can be fine-tuned with plain SB3 on any Gymnasium env. ``from_sb3(model)`` reads an SB3 PPO policy
+can be fine-tuned with plain SB3 on any Gymnasium env (:func:`metarl.to_sb3` takes a run
+directory or a checkpoint file as well). ``from_sb3(model)`` reads an SB3 PPO policy
 into our :class:`~metarl.agents.actor_critic.ActorCritic` and a theta.
 
 Layer correspondence (SB3's ``ActorCriticPolicy`` with ``net_arch=dict(pi=H, vf=H)``)::
@@ -16,7 +17,6 @@ Layer correspondence (SB3's ``ActorCriticPolicy`` with ``net_arch=dict(pi=H, vf=
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -39,32 +39,6 @@ def policy_from_theta(theta: Params, activation: str = "tanh") -> ActorCritic:
     head = theta[f"actor.{n}.weight"]
     return ActorCritic(int(theta["actor.0.weight"].shape[1]), int(head.shape[0]),
                        "log_std" not in theta, hidden, activation)
-
-
-def load_source(source: Params | str | Path, method: str = "reptile",
-                activation: str | None = None) -> tuple[ActorCritic, Params]:
-    """The policy and theta of a run directory (``method``'s newest checkpoint), a checkpoint
-    file, or a theta (with ``activation``, default ``tanh``)."""
-    if isinstance(source, dict):
-        theta = {k: v.detach().cpu() for k, v in source.items()}
-        return policy_from_theta(theta, activation or "tanh"), theta
-    from metarl.checkpoint import latest_checkpoint, load_checkpoint
-    from metarl.config import ExperimentConfig, config_from_dict
-
-    path = Path(source)
-    if path.is_dir():
-        found = latest_checkpoint(path / "checkpoints" / method)
-        if found is None:
-            raise ValueError(f"{path} has no checkpoint of method {method!r}")
-        path = found
-    if not path.is_file():
-        raise ValueError(f"source={str(source)!r} is neither a run directory nor a checkpoint")
-    state = load_checkpoint(path)
-    config = config_from_dict(state["config"])
-    if not isinstance(config, ExperimentConfig):
-        raise ValueError(f"{path} is a {config.env.family} regression checkpoint, not a policy")
-    theta = {k: v.cpu() for k, v in state["theta"].items()}
-    return policy_from_theta(theta, activation or config.policy.activation), theta
 
 
 def _check_spaces(policy: ActorCritic, env: gym.Env[Any, Any] | Any) -> None:
@@ -96,20 +70,18 @@ def _sb3_pairs(model: SB3PPO, num_hidden: int) -> list[tuple[str, torch.nn.Linea
     return pairs
 
 
-def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: str = "reptile",
-           activation: str | None = None, **ppo_kwargs: Any) -> SB3PPO:
+def to_sb3(theta: Params, env: gym.Env[Any, Any] | Any, activation: str = "tanh",
+           **ppo_kwargs: Any) -> SB3PPO:
     """A ``stable_baselines3.PPO`` on ``env`` initialised with a meta-learned policy.
 
-    :param source: a run directory, a checkpoint file or a theta ``{name: tensor}``.
+    :param theta: the policy's parameters ``{name: tensor}``.
     :param env: a Gymnasium env, a vectorized SB3 env or an env id, as ``PPO`` accepts.
-    :param method: which trained method of a run directory (``reptile``, ``fomaml``,
-        ``pretrain``).
-    :param activation: the hidden activation of a bare theta (run directories and checkpoints
-        carry their own).
+    :param activation: the policy's hidden activation (``tanh``, ``relu``).
     :param ppo_kwargs: passed to ``stable_baselines3.PPO`` (``learning_rate``, ``n_steps``, ...);
         ``policy_kwargs`` may not change the architecture.
     """
-    policy, theta = load_source(source, method, activation)
+    theta = {k: v.detach().cpu() for k, v in theta.items()}
+    policy = policy_from_theta(theta, activation)
     policy_kwargs = {"net_arch": {"pi": list(policy.hidden), "vf": list(policy.hidden)},
                      "activation_fn": ACTIVATION_MODULES[policy.activation], "ortho_init": False,
                      **ppo_kwargs.pop("policy_kwargs", {})}

@@ -17,9 +17,10 @@ import argparse
 import re
 from pathlib import Path
 
-from metarl.config import load_config
-from metarl.evaluate import ci_cells, read_csv, summarize
-from metarl.train import train_run
+from metarl.problems import load_config
+from metarl.report.files import read_csv
+from metarl.report.summary import ci_cells, summarize
+from metarl.training import train_run
 
 # (row name, overrides of the base config)
 ROWS: list[tuple[str, list[str]]] = [

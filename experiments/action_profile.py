@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from metarl.components import build_components
 from metarl.envs import EnvState
-from metarl.run_dir import RunDir
-from metarl.train import final_theta
+from metarl.rl.components import build_components
+from metarl.runs.run_dir import RunDir
+from metarl.runs.selection import final_theta
 
 
 def parse_task(text: str) -> dict[str, float]:

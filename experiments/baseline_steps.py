@@ -28,11 +28,13 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
-from metarl.components import build_components, initial_theta
 from metarl.envs import TaskParams
-from metarl.evaluate import adaptation_returns, ci_cells, curve_rows, summarize
-from metarl.run_dir import RunDir
-from metarl.train import final_theta
+from metarl.problem import initial_theta
+from metarl.report.summary import ci_cells, curve_rows, summarize
+from metarl.rl.components import build_components
+from metarl.rl.learner import adaptation_returns
+from metarl.runs.run_dir import RunDir
+from metarl.runs.selection import final_theta
 
 # (name, changes to the evaluation's inner PPO settings; a fixed clip replaces any clip schedule)
 FIXED_CLIP = {"clip_schedule": ()}

@@ -28,12 +28,15 @@ from pathlib import Path
 import torch
 
 from metarl.agents.rollout import collect
-from metarl.components import build_components, initial_theta, resolve_device
-from metarl.config import load_config
-from metarl.distributed import Distributed
+from metarl.config import resolve_device
 from metarl.envs import AutoResetEnv
 from metarl.machine import describe_machine
-from metarl.meta_train import MetaTrainer
+from metarl.meta.distributed import Distributed
+from metarl.meta.trainer import MetaTrainer
+from metarl.problem import initial_theta
+from metarl.problems import load_config
+from metarl.rl.components import build_components
+from metarl.rl.learner import PPOLearner
 
 HERE = Path(__file__).resolve()
 
@@ -57,7 +60,7 @@ def worker(args: argparse.Namespace) -> None:
         device = dist.device(device)
     _, policy, ppo = build_components(config)
     theta = initial_theta(policy, config.run.seed, device)
-    trainer = MetaTrainer(ppo, theta, config.meta, config.run.seed, dist=dist)
+    trainer = MetaTrainer(PPOLearner(ppo), theta, config.meta, config.run.seed, dist=dist)
     trainer.step()  # warm-up
     sync(device)
     began, samples = time.perf_counter(), trainer.samples

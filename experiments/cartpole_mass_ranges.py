@@ -21,7 +21,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import metarl.envs  # noqa: F401  (registers the metarl/ ids)
 from metarl.envs import CartPoleMass, TaskParams
-from metarl.episode_returns import first_episode_returns
+from metarl.rl.episode_returns import first_episode_returns
 
 THRESHOLD = 475.0
 

@@ -15,8 +15,8 @@ import argparse
 import run_adaptation
 import torch
 
-from metarl.checkpoint import load_checkpoint
-from metarl.checkpoint_selection import checkpoints
+from metarl.runs.checkpoint import load_checkpoint
+from metarl.runs.selection import checkpoints
 
 
 def main() -> None:

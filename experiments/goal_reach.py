@@ -27,7 +27,7 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.envs.navigation2d import GOAL_TOLERANCE, MAX_SPEED
-from metarl.train import final_theta
+from metarl.runs.selection import final_theta
 
 
 @dataclasses.dataclass

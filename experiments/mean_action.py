@@ -17,7 +17,7 @@ import argparse
 import run_adaptation
 import torch
 
-from metarl.train import final_theta
+from metarl.runs.selection import final_theta
 
 DETERMINISTIC_LOG_STD = -12.0
 

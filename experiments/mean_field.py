@@ -22,11 +22,11 @@ import torch
 
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params, stack
-from metarl.checkpoint import load_checkpoint
-from metarl.checkpoint_selection import checkpoints
-from metarl.components import build_components
 from metarl.envs.navigation2d import MAX_SPEED
-from metarl.run_dir import RunDir
+from metarl.rl.components import build_components
+from metarl.runs.checkpoint import load_checkpoint
+from metarl.runs.run_dir import RunDir
+from metarl.runs.selection import checkpoints
 
 RADII = (0.1, 0.3, 0.5)
 POINTS = 16

@@ -16,8 +16,9 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from metarl.evaluate import read_csv, task_means
-from metarl.stats import mean_ci95
+from metarl.report.files import read_csv
+from metarl.report.stats import mean_ci95
+from metarl.report.summary import task_means
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from metarl.agents import param_tree
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.envs import Navigation2D
-from metarl.episode_returns import first_episode_returns
-from metarl.stats import mean_ci95
+from metarl.report.stats import mean_ci95
+from metarl.rl.episode_returns import first_episode_returns
 
 CONFIG = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
                    num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2,

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from metarl.components import build_components
-from metarl.config import EvalConfig
-from metarl.evaluate import read_settings, task_means
-from metarl.run_dir import RunDir
-from metarl.stats import mean_ci95
+from metarl.report.files import read_settings
+from metarl.report.stats import mean_ci95
+from metarl.report.summary import task_means
+from metarl.rl.components import build_components
+from metarl.rl.config import EvalConfig
+from metarl.runs.run_dir import RunDir
 
 
 def task_groups(values: torch.Tensor, bins: int) -> tuple[list[str], list[int]]:

@@ -20,10 +20,11 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, AdaptResult
-from metarl.components import build_components
-from metarl.config import apply_override, config_from_dict
+from metarl.config import apply_override
 from metarl.envs import EnvFamily, TaskParams
-from metarl.run_dir import RunDir
+from metarl.problems import config_from_dict
+from metarl.rl.components import build_components
+from metarl.runs.run_dir import RunDir
 
 
 class RunAdaptation(NamedTuple):

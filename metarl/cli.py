@@ -16,14 +16,25 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from metarl.distributed import DEFAULT_TIMEOUT_S, DistributedError, exit_helper_rank
+from metarl.config import resolve_device
+from metarl.demo import run_demo
 from metarl.envs import FAMILIES, TaskSampler
+from metarl.envs.sine import SineRegression
+from metarl.evaluation import evaluate_run
+from metarl.meta.distributed import (
+    DEFAULT_TIMEOUT_S,
+    Distributed,
+    DistributedError,
+    exit_helper_rank,
+)
+from metarl.plotting import plot_run
+from metarl.problems import eval_options, eval_settings, load_config
+from metarl.runs.run_dir import RunDir
+from metarl.training import Interrupted, TrainingDiverged, train_run
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
     """Print every registered family with its task parameters, ranges, defaults and splits."""
-    from metarl.envs.sine import SineRegression
-
     for name, family_type in FAMILIES.items():
         family = family_type()
         print(f"{name}  ({family.gym_id})")
@@ -63,9 +74,6 @@ def _print_tasks(sampler: TaskSampler, sizes: dict[str, int]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Random policy on each family's test tasks; prints returns and writes a trajectory plot."""
-    from metarl.components import resolve_device
-    from metarl.demo import run_demo
-
     if args.envs <= 0:
         raise ValueError(f"--envs={args.envs} must be a positive integer")
     run_demo(Path(args.out), seed=args.seed, num_envs=args.envs,
@@ -75,11 +83,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Meta-train from a TOML config, then evaluate and plot (over every rank under torchrun)."""
-    from metarl.components import resolve_device
-    from metarl.config import load_config
-    from metarl.distributed import Distributed
-    from metarl.train import train_run
-
     overrides = list(args.set or [])
     if args.device is not None:
         overrides.append(f"run.device={args.device}")
@@ -102,52 +105,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a run's methods on its held-out tasks, with optional changed settings."""
-    import dataclasses
-
-    from metarl.components import resolve_device
-    from metarl.config import ConfigError, parse_assignment
-    from metarl.plots import plot_run
-    from metarl.run_dir import RunDir
-    from metarl.sine_config import SineExperimentConfig
-    from metarl.train import evaluate_any
-
     run = RunDir(Path(args.run_dir))
     config = run.load_config()
     changes = {"methods": tuple(args.methods) if args.methods else None, "updates": args.k,
                "seeds": tuple(args.seeds) if args.seeds else None,
                "test_tasks": args.tasks, "split": args.split}
-    inner = dict(parse_assignment(item, "--ppo") for item in args.ppo)
-    only = {"episodes": args.episodes, "oracle_iterations": args.oracle_iterations,
-            "checkpoint": args.checkpoint, "ppo": inner or None}
-    if isinstance(config, SineExperimentConfig):
-        for name, value in only.items():
-            if value is not None:
-                raise ConfigError(f"--{name.replace('_', '-')}={value} applies to RL runs; "
-                                  f"{run.path} is a Sine run")
-        only = {"shots": args.shots}
-    elif args.shots is not None:
-        raise ConfigError(f"--shots={args.shots} applies to Sine runs; {run.path} is an RL run")
-    elif inner:
-        only["ppo"] = {**config.eval.ppo, **inner}  # on top of the run's own overrides
-    changes.update(only)
-    try:
-        settings = dataclasses.replace(
-            config.eval, **{k: v for k, v in changes.items() if v is not None})
-        if not isinstance(config, SineExperimentConfig):
-            settings.inner(config.ppo)  # a bad --ppo or --episodes fails before anything runs
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    options = {o.name: getattr(args, o.name) for o in eval_options()}
+    settings = eval_settings(config, changes, options, run.path)
     device = resolve_device(args.device, "--device") if args.device else None
-    evaluate_any(run, settings, device=device, force=args.force, quiet=args.quiet)
+    evaluate_run(run, settings, device=device, force=args.force, quiet=args.quiet)
     plot_run(run)
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Redraw a run's plots from its CSV files."""
-    from metarl.plots import plot_run
-    from metarl.run_dir import RunDir
-
     if not plot_run(RunDir(Path(args.run_dir))):
         raise ValueError(f"{args.run_dir} has neither metrics.csv nor eval/summary.csv to plot")
     return 0
@@ -181,21 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a run's methods on held-out tasks")
     p.add_argument("run_dir")
     p.add_argument("--methods", nargs="+", help="methods to evaluate (default: the config's)")
-    p.add_argument("--episodes", type=int,
-                   help="episodes (envs per task) per update (RL runs)")
     p.add_argument("--k", type=int, help="inner updates K (returns after k = 0..K)")
     p.add_argument("--seeds", type=int, nargs="+", help="evaluation seeds")
     p.add_argument("--tasks", type=int, help="number of held-out tasks")
     p.add_argument("--split", choices=("test", "val"),
                    help="evaluate on the test tasks (results) or the validation tasks (tuning)")
-    p.add_argument("--oracle-iterations", type=int, help="oracle PPO iterations (0: none)")
-    p.add_argument("--checkpoint", choices=("last", "best_val"),
-                   help="which checkpoint of each trained method to evaluate: the last, or the "
-                        "best on the validation tasks (RL runs)")
-    p.add_argument("--shots", type=int, help="support points per task (Sine runs)")
-    p.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE",
-                   help="change a setting of the evaluation's inner learner (an eval.ppo "
-                        "override, e.g. --ppo clip_schedule=[20,2.5]; RL runs); repeatable")
+    for option in eval_options():  # the options of one kind of run (RL, Sine)
+        p.add_argument(option.flag, **option.kwargs)
     p.add_argument("--device", help="torch device (default: the run's)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")
     p.add_argument("--quiet", action="store_true",
@@ -216,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``metarl`` console script (a ``torchrun`` rank other than 0 does not
-    return: it ends through :func:`~metarl.distributed.exit_helper_rank`)."""
+    return: it ends through :func:`~metarl.meta.distributed.exit_helper_rank`)."""
     args = build_parser().parse_args(argv)
     code = _dispatch(args)
     if getattr(args, "helper_rank", False):
@@ -226,8 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the chosen command; a user's error becomes a one-line message and an exit status."""
-    from metarl.train import Interrupted, TrainingDiverged
-
     try:
         return int(args.func(args))
     except (ValueError, OSError) as err:  # OSError: a path that is not what it should be

@@ -1,8 +1,10 @@
-"""Experiment configuration: TOML files loaded into typed, validated dataclasses.
+"""Configuration files: TOML tables loaded into typed, validated dataclasses, and written back.
 
-A config has one table per section (``[run]``, ``[env]``, ``[policy]``, ``[ppo]``, ``[meta]``,
-``[fomaml]``, ``[pretrain]``, ``[eval]``); every key is optional and defaults to the
-dataclass's value. ``--set section.key=value`` overrides a key (the value is read as TOML, or
+Every kind of experiment (:mod:`metarl.problems`) describes its config as a frozen dataclass of
+section dataclasses (``[run]``, ``[env]``, ``[meta]``, ``[eval]``, ...); every key is optional and
+defaults to the dataclass's value. This module holds what they share: the loader that builds a
+config class from plain data, the TOML writer, the ``[run]`` section and the checks every kind
+uses. ``--set section.key=value`` overrides a key (the value is read as TOML, or
 as a bare string).
 Optional numbers that can be switched off (``ppo.max_grad_norm``, ``ppo.target_kl``) take the
 string ``"none"``. An unknown key, a wrong type or an out-of-range value raises
@@ -21,16 +23,13 @@ import math
 import sys
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from metarl.agents.batched_mlp import ACTIVATIONS
-from metarl.agents.ppo import PPOConfig
-from metarl.envs import FAMILIES
-from metarl.fomaml import FomamlConfig
-from metarl.meta_train import MetaConfig
-from metarl.pretrain import PretrainConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,9 +37,11 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 METHODS = ("reptile", "scratch", "pretrain", "fomaml")
-GYM_FAMILY = "gym"  # any Gymnasium env, adapted to by the SB3 inner learner
+"""The initialisations every kind of experiment compares."""
+TRAINED = ("reptile", "fomaml", "pretrain")
+"""The methods ``metarl train`` trains (Reptile always, the others when ``eval.methods`` lists
+them); ``scratch`` is a random initialisation."""
 CHECKPOINT_RULES = ("last", "best_val")  # which checkpoint of a trained method is evaluated
-RL_ONLY_METHODS = ("sb3",)  # stable-baselines3 PPO from scratch on each task (RL evaluation)
 
 
 class ConfigError(ValueError):
@@ -66,57 +67,6 @@ class RunConfig:
         check_seed("run.seed", self.seed)
 
 
-@dataclass(frozen=True)
-class EnvConfig:
-    """The environment family and its task distribution.
-
-    :param family: a registered family (``metarl envs`` lists them), or ``gym`` for any
-        Gymnasium env (``gym_id``; :mod:`metarl.envs.gym_tasks`; needs ``ppo.inner = "sb3"``).
-    :param max_episode_steps: episode step limit (0: the family's default).
-    :param split_seed: seed of the fixed validation and test task splits.
-    :param ranges: sampling range overrides, ``{parameter: [low, high]}`` (for ``gym``: the
-        task parameters themselves).
-    :param gym_id: the Gymnasium id of a ``gym`` family.
-    :param task_via: how a ``gym`` family's task reaches the env: ``make`` (keyword arguments of
-        ``gym.make``) or ``set_task`` (a method of the unwrapped env).
-    """
-
-    family: str = "Navigation2D"
-    max_episode_steps: int = 0
-    split_seed: int = 0
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
-    gym_id: str = ""
-    task_via: str = "make"
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILIES and self.family != GYM_FAMILY:
-            raise ValueError(f"env.family={self.family!r} must be one of {', '.join(FAMILIES)}, "
-                             f"{GYM_FAMILY} (with env.gym_id) or Sine")
-        if self.family == GYM_FAMILY and not self.gym_id:
-            raise ValueError("env.family='gym' needs env.gym_id, a registered Gymnasium id")
-        if self.max_episode_steps < 0:
-            raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be >= 0 "
-                             "(0: the family's default)")
-        check_seed("env.split_seed", self.split_seed)
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    """The actor-critic MLP.
-
-    :param hidden: hidden layer sizes (actor and critic alike).
-    :param activation: ``tanh`` or ``relu``.
-    :param init_log_std: initial log-std of a Gaussian action head.
-    """
-
-    hidden: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    init_log_std: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_network("policy", self.hidden, self.activation)
-
-
 def check_network(section: str, hidden: tuple[int, ...], activation: str) -> None:
     """One-line errors for an MLP section's ``hidden`` sizes and ``activation``."""
     if not hidden or any(h <= 0 for h in hidden):
@@ -127,7 +77,7 @@ def check_network(section: str, hidden: tuple[int, ...], activation: str) -> Non
                          f"{', '.join(ACTIVATIONS)}")
 
 
-def check_evaluation(methods: tuple[str, ...], known: tuple[str, ...], split: str,
+def check_methods(methods: tuple[str, ...], known: tuple[str, ...], split: str,
                      seeds: tuple[int, ...]) -> None:
     """One-line errors for the ``eval`` keys every kind of experiment has."""
     bad = [m for m in methods if m not in known]
@@ -155,117 +105,19 @@ def check_seed(name: str, seed: int, shown: object = None) -> None:
                          "2**32 - 1")
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    """Evaluation of fast adaptation on held-out tasks.
-
-    :param methods: initialisations compared (``reptile``, ``scratch``, ``pretrain``,
-        ``fomaml``, and ``sb3``: stable-baselines3 PPO from scratch, task by task); the trained
-        ones are trained by ``metarl train``.
-    :param test_tasks: number of held-out tasks evaluated.
-    :param split: ``test`` (held-out tasks, for results) or ``val`` (validation tasks, for
-        choosing settings without looking at the test tasks).
-    :param updates: inner PPO updates ``K``; returns are recorded after k = 0..K.
-    :param episodes: environments per task in every evaluation rollout (with episodes of the
-        rollout's length, the episodes per update).
-    :param seeds: evaluation seeds (rollouts, and scratch's random initialisation).
-    :param oracle_iterations: PPO iterations of the oracle, trained from scratch on each test
-        task with the ``[pretrain]`` settings (0: no oracle).
-    :param checkpoint: which checkpoint of each trained method is evaluated: ``last``, or
-        ``best_val``, the one whose mean return over k = 1..K on ``test_tasks`` validation tasks
-        is highest (:mod:`metarl.checkpoint_selection`; with ``split = "test"`` only).
-    :param ppo: the evaluation's inner learner where it differs from the ``[ppo]`` section
-        meta-training uses: ``{setting: value}`` overrides of ``[ppo]`` (a ``[eval.ppo]`` table),
-        used for every method's adaptation on the test tasks and for ``best_val``'s scores;
-        ``num_envs`` is ``episodes``. Choose them on the validation tasks.
-    """
-
-    methods: tuple[str, ...] = METHODS
-    test_tasks: int = 40
-    split: str = "test"
-    updates: int = 3
-    episodes: int = 40
-    seeds: tuple[int, ...] = (0, 1, 2)
-    oracle_iterations: int = 100
-    checkpoint: str = "last"
-    ppo: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_evaluation(self.methods, METHODS + RL_ONLY_METHODS, self.split, self.seeds)
-        if "num_envs" in self.ppo:
-            raise ValueError(f"eval.ppo.num_envs={self.ppo['num_envs']!r}: the evaluation's "
-                             "environments per task are eval.episodes")
-        if self.checkpoint not in CHECKPOINT_RULES:
-            raise ValueError(f"eval.checkpoint={self.checkpoint!r} must be one of "
-                             f"{', '.join(CHECKPOINT_RULES)}")
-        if self.checkpoint == "best_val" and self.split == "val":
-            raise ValueError("eval.checkpoint='best_val' chooses on the validation tasks, so "
-                             "eval.split='val' would report the tasks it chose on; use "
-                             "eval.checkpoint='last' (--checkpoint last) there")
-        for name in ("test_tasks", "episodes"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")
-        for name in ("updates", "oracle_iterations"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"eval.{name}={getattr(self, name)!r} must be >= 0")
-
-    def inner(self, ppo: PPOConfig) -> PPOConfig:
-        """The evaluation's inner learner: ``ppo`` (the meta-training one) with the ``ppo``
-        overrides and ``episodes`` environments per task; a one-line :class:`ConfigError`
-        names a bad override."""
-        try:
-            return _build(PPOConfig, self.ppo, "eval.ppo.", ppo).replace(num_envs=self.episodes)
-        except ConfigError as err:
-            if "eval.ppo." in str(err):  # _build named the override already
-                raise
-            raise ConfigError(f"{err} (in the evaluation's inner learner: [ppo] with the "
-                              f"eval.ppo overrides {self.ppo!r})") from None
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """A whole experiment: what ``metarl train`` reads and saves as ``config.toml``."""
-
-    run: RunConfig = field(default_factory=RunConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    meta: MetaConfig = field(default_factory=MetaConfig)
-    fomaml: FomamlConfig = field(default_factory=FomamlConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-
-    def __post_init__(self) -> None:
-        inner = self.eval.inner(self.ppo)  # a bad eval.ppo override fails when the config is read
-        if "sb3" in self.eval.methods and inner.bound_coef > 0:
-            raise ValueError(f"eval.methods has sb3, whose stable-baselines3 PPO has no bound "
-                             f"penalty, but the evaluation's bound_coef is {inner.bound_coef!r}: "
-                             f"leave sb3 out or set eval.ppo.bound_coef = 0 (for every method)")
-        if self.ppo.inner == "sb3" and "fomaml" in self.eval.methods:
-            raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
-                             "(the SB3 inner learner supports Reptile)")
-        if self.env.family == GYM_FAMILY:
-            batched = [m for m in self.eval.methods if m in ("pretrain", "fomaml")]
-            if self.ppo.inner != "sb3" or batched or self.eval.oracle_iterations:
-                raise ValueError(
-                    "env.family='gym' has no batched dynamics: it needs ppo.inner = \"sb3\", "
-                    "eval.oracle_iterations = 0 and eval.methods among reptile, scratch, sb3")
-
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """Plain nested dict (tuples as lists, ``None`` as ``"none"``), as written to TOML."""
-        return sections_to_dict(self)
-
-
 def sections_to_dict(config: Any) -> dict[str, dict[str, Any]]:
     """A config of section dataclasses as a plain nested dict, as written to TOML."""
     return {f.name: _plain(dataclasses.asdict(getattr(config, f.name)))
             for f in dataclasses.fields(config)}
 
 
-if typing.TYPE_CHECKING:
-    from metarl.sine_config import SineExperimentConfig
+class Sections(typing.Protocol):
+    """A config: a dataclass of section dataclasses that can write itself as plain data."""
 
-AnyConfig = typing.Union[ExperimentConfig, "SineExperimentConfig"]
+    run: RunConfig
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (tuples as lists, ``None`` as ``"none"``), as written to TOML."""
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -274,12 +126,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     return tomllib.loads(Path(path).read_text())
 
 
-def load_config(path: Path, overrides: list[str] | None = None) -> AnyConfig:
-    """Read a TOML config and apply ``section.key=value`` overrides; validate everything.
-
-    ``[env] family = "Sine"`` gives a :class:`~metarl.sine_config.SineExperimentConfig`, any
-    other family an :class:`ExperimentConfig`.
-    """
+def read_config_data(path: Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The plain data of a TOML config with ``section.key=value`` overrides applied; a file that
+    is missing or not TOML raises a one-line :class:`ConfigError`.
+    (:func:`metarl.problems.load_config` builds the config from it.)"""
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -292,7 +142,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> AnyConfig:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
     for item in overrides or []:
         apply_override(data, item)
-    return config_from_dict(data)
+    return data
 
 
 def parse_assignment(item: str, option: str = "--set") -> tuple[str, Any]:
@@ -324,16 +174,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     node[last] = value
 
 
-def config_from_dict(data: dict[str, Any]) -> AnyConfig:
-    """Build and validate an experiment config from nested plain data (see :func:`load_config`)."""
-    from metarl.sine_config import SineExperimentConfig, is_sine
-
-    if is_sine(data):
-        return _build(SineExperimentConfig, data, "")
-    return _build(ExperimentConfig, data, "")
-
-
-def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
+def build_config(cls: type, data: Any, prefix: str = "", base: Any = None) -> Any:
     """``cls`` from the keys in ``data``; missing keys come from ``base`` (an instance of ``cls``
     holding a section's defaults in its parent), else from ``cls``'s own defaults."""
     where = prefix.rstrip(".") or "config"
@@ -355,7 +196,7 @@ def _build(cls: type, data: Any, prefix: str, base: Any = None) -> Any:
             field_ = next(f for f in dataclasses.fields(cls) if f.name == k)
             default = (field_.default_factory() if field_.default_factory is not dataclasses.MISSING
                        else None)
-            kwargs[k] = _build(hint, v, f"{prefix}{k}.", default)
+            kwargs[k] = build_config(hint, v, f"{prefix}{k}.", default)
         else:
             kwargs[k] = _coerce(hint, v, f"{prefix}{k}")
     try:
@@ -370,7 +211,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     """``value`` as type ``hint``, or a one-line :class:`ConfigError` naming ``key``."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, f"{key}.")
+        return build_config(hint, value, f"{key}.")
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         if isinstance(value, str) and value.lower() == "none":
@@ -435,7 +276,7 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def dump_config(config: AnyConfig) -> str:
+def dump_config(config: Sections) -> str:
     """The fully resolved config as TOML text (every key, defaults included)."""
     lines = []
     for section, values in config.to_dict().items():
@@ -445,9 +286,21 @@ def dump_config(config: AnyConfig) -> str:
     return "\n".join(lines)
 
 
-def config_differences(a: AnyConfig, b: AnyConfig) -> list[str]:
+def config_differences(a: Sections, b: Sections) -> list[str]:
     """``section.key`` of every setting that differs between two configs."""
     if type(a) is not type(b):
         return ["env.family"]
     da, db = a.to_dict(), b.to_dict()
     return [f"{s}.{k}" for s in da for k in da[s] if da[s][k] != db[s][k]]
+
+
+def resolve_device(name: str, field: str = "run.device") -> torch.device:
+    """``torch.device(name)``, or a one-line error naming ``field`` (the config key or option
+    that gave ``name``) when it does not exist on this machine."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"{field}={name!r} is not a torch device: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{field}={name!r} but torch sees no CUDA device on this machine")
+    return device

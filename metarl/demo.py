@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from metarl.envs import FAMILIES, Navigation2D
-from metarl.random_policy import random_rollout
-from metarl.stats import mean_ci95
+from metarl.report.stats import mean_ci95
+from metarl.rl.random_policy import random_rollout
 
 
 def run_demo(out: Path, seed: int = 0, num_envs: int = 20,

@@ -6,12 +6,14 @@ import math
 import pytest
 import torch
 
-from metarl.checkpoint import checkpoint_path, save_checkpoint
-from metarl.checkpoint_selection import score, select_checkpoint
 from metarl.cli import main
-from metarl.config import EvalConfig, config_from_dict, dump_config
-from metarl.evaluate import adaptation_returns
-from metarl.run_dir import RunDir
+from metarl.config import dump_config
+from metarl.problems import config_from_dict
+from metarl.rl.config import EvalConfig
+from metarl.rl.learner import adaptation_returns
+from metarl.runs.checkpoint import checkpoint_path, save_checkpoint
+from metarl.runs.run_dir import RunDir
+from metarl.runs.selection import score, select_checkpoint
 
 
 def _run_with_checkpoints(tmp_path, values: dict[int, float]) -> RunDir:
@@ -97,8 +99,8 @@ def test_run_evaluates_the_checkpoint_chosen_on_validation_tasks(tmp_path, capsy
 
     # the scores are the adaptation returns of each checkpoint on the first validation tasks
     from metarl.agents.ppo import PPO
-    from metarl.checkpoint import load_checkpoint
-    from metarl.components import build_components
+    from metarl.rl.components import build_components
+    from metarl.runs.checkpoint import load_checkpoint
 
     family, policy, ppo = build_components(config)
     ppo = PPO(family, policy, ppo.config.replace(num_envs=3))

@@ -5,13 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from metarl.config import (
-    ConfigError,
-    ExperimentConfig,
-    config_differences,
-    dump_config,
-    load_config,
-)
+from metarl.config import ConfigError, config_differences, dump_config
+from metarl.problems import load_config
+from metarl.rl.config import ExperimentConfig
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 

@@ -14,13 +14,15 @@ import torch.distributed as torch_dist
 
 from metarl.agents.regressor import MLPRegressor
 from metarl.agents.supervised import SupervisedConfig, SupervisedLearner
-from metarl.checkpoint import latest_checkpoint, load_checkpoint
-from metarl.components import build_components, initial_theta
-from metarl.config import config_from_dict, dump_config
-from metarl.distributed import Distributed, task_range
+from metarl.config import dump_config
 from metarl.envs.sine import SineRegression
 from metarl.envs.task_shard import TaskShard
-from metarl.train import train_run
+from metarl.meta.distributed import Distributed, task_range
+from metarl.problem import initial_theta
+from metarl.problems import config_from_dict
+from metarl.rl.components import build_components
+from metarl.runs.checkpoint import latest_checkpoint, load_checkpoint
+from metarl.training import train_run
 
 # small enough that float32 rounding (batched matmuls of 3 or 5 tasks differ in the last bit)
 # is not amplified past the tolerance by the few PPO and Adam steps

@@ -5,7 +5,7 @@ import math
 import torch
 
 from metarl.envs import Navigation2D
-from metarl.episode_returns import first_episode_returns
+from metarl.rl.episode_returns import first_episode_returns
 
 
 def test_straight_line_policy_return_is_hand_computed_and_stops_at_the_goal():

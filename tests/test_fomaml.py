@@ -5,8 +5,9 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.envs import Navigation2D
-from metarl.fomaml import fomaml_direction, post_adaptation_gradients
-from metarl.reptile import ReptileOuter
+from metarl.meta.fomaml import fomaml_direction
+from metarl.meta.reptile import ReptileOuter
+from metarl.rl.learner import post_adaptation_gradients
 
 
 def test_outer_step_equals_definition_on_quadratic_tasks():

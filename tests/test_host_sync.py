@@ -4,46 +4,22 @@ On a GPU, reading a tensor's value on the host (``.item()``, ``bool(t)``, ``nonz
 mask as an index) waits for every queued kernel, and copying host data in waits too; one such
 operation per env step or minibatch would serialise the GPU. ``torch.cuda.set_sync_debug_mode``
 catches them on a GPU (``experiments/cuda_check.py``); these tests catch the same operations on
-the CPU, where CI runs, by recording the aten operations that make host and device wait.
+the CPU, where CI runs, by recording the aten operations that make host and device wait
+(:class:`metarl.rl.host_sync.HostReads`).
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.envs import CartPoleDirection, CartPoleMass, Navigation2D
 from metarl.envs.autoreset import AutoResetEnv
-from metarl.meta_train import MetaConfig, MetaTrainer
-
-aten = torch.ops.aten
-# what makes the host wait for the device: a value read back, an output whose size depends
-# on the values (nonzero, masked_select, a boolean index), or host data copied to the device
-# (lift_fresh: torch.tensor, as_tensor, from_numpy)
-HOST_READS = {aten._local_scalar_dense.default, aten.nonzero.default, aten.masked_select.default,
-              aten.is_nonzero.default, aten.equal.default, aten.lift_fresh.default}
-
-
-class HostReads(TorchDispatchMode):
-    """Records every operation that would synchronise a GPU with the host."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        boolean_index = func in (aten.index.Tensor, aten.index_put.default,
-                                 aten.index_put_.default) and any(
-            isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1] if i is not None)
-        if func in HOST_READS or boolean_index:
-            self.seen.append(str(func))
-        return func(*args, **kwargs)
+from metarl.meta.trainer import MetaConfig, MetaTrainer
+from metarl.rl import host_sync
+from metarl.rl.host_sync import HostReads, aten
+from metarl.rl.learner import PPOLearner
 
 
 @pytest.fixture
@@ -53,22 +29,12 @@ def dense_reset(monkeypatch):
     monkeypatch.setattr(AutoResetEnv, "_choose_dense_reset", lambda self, params: True)
 
 
-def _load_cuda_check():
-    path = Path(__file__).resolve().parents[1] / "experiments" / "cuda_check.py"
-    spec = importlib.util.spec_from_file_location("cuda_check", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CUDA_CHECK = _load_cuda_check()
 # the GPU check's settings (every option that acts inside the loops), with fewer envs and steps
-LOOP_OPTIONS: PPOConfig = CUDA_CHECK.LOOP_OPTIONS.replace(num_envs=4, num_steps=24)
+LOOP_OPTIONS: PPOConfig = host_sync.LOOP_OPTIONS.replace(num_envs=4, num_steps=24)
 
 
 def _ppo(family_type: type, cfg: PPOConfig) -> tuple[PPO, dict[str, torch.Tensor]]:
-    return CUDA_CHECK.build(family_type, cfg, torch.device("cpu"), hidden=(8, 8))
+    return host_sync.build(family_type, cfg, torch.device("cpu"), hidden=(8, 8))
 
 
 def test_the_recorder_sees_what_would_synchronise_a_gpu():
@@ -118,7 +84,7 @@ def test_host_reads_of_a_meta_iteration_do_not_grow_with_its_loops(dense_reset, 
         ppo, theta = _ppo(Navigation2D, LOOP_OPTIONS.replace(num_steps=steps))
         config = MetaConfig(meta_batch=3, inner_iterations=iterations, meta_iterations=2,
                             val_every=10, task_chunk=chunk)  # no validation in the first step
-        trainer = MetaTrainer(ppo, theta, config, seed=0, algorithm=algorithm)
+        trainer = MetaTrainer(PPOLearner(ppo), theta, config, seed=0, algorithm=algorithm)
         with HostReads() as reads:
             trainer.step()
         counts.append(len(reads.seen))

@@ -8,8 +8,8 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.envs import CartPoleMass, Navigation2D
-from metarl.pretrain import PretrainConfig
-from metarl.random_policy import random_rollout
+from metarl.rl.pretrain import PretrainConfig
+from metarl.rl.random_policy import random_rollout
 
 FAMILIES = {"discrete": CartPoleMass, "box": Navigation2D}
 

@@ -3,7 +3,7 @@
 import io
 import math
 
-from metarl.progress import Progress
+from metarl.runs.progress import Progress
 
 
 def test_non_terminal_prints_about_ten_lines_with_latest_numbers():

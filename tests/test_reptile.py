@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from metarl.agents.actor_critic import ActorCritic
-from metarl.reptile import ReptileOuter, group_of, names_in_groups, reptile_delta
+from metarl.meta.groups import group_of, names_in_groups
+from metarl.meta.reptile import ReptileOuter, reptile_delta
 
 
 def _toy(num_tasks: int = 4, seed: int = 0):
@@ -101,7 +102,8 @@ def test_bad_settings_name_the_field():
 def test_meta_train_runs_records_and_moves_only_chosen_groups():
     from metarl.agents.ppo import PPO, PPOConfig
     from metarl.envs import Navigation2D
-    from metarl.meta_train import MetaConfig, meta_train
+    from metarl.meta.trainer import MetaConfig, meta_train
+    from metarl.rl.learner import PPOLearner
 
     family = Navigation2D()
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(8,))
@@ -111,7 +113,7 @@ def test_meta_train_runs_records_and_moves_only_chosen_groups():
     config = MetaConfig(meta_iterations=3, meta_batch=2, inner_iterations=1, epsilon=0.5,
                         groups=("body", "head"), val_tasks=2, val_every=2)
     seen = []
-    result = meta_train(ppo, theta, config, seed=0, on_step=seen.append)
+    result = meta_train(PPOLearner(ppo), theta, config, seed=0, on_step=seen.append)
     assert [r.iteration for r in result.history] == [1, 2, 3] and seen == result.history
     assert [r.env_steps for r in result.history] == [400, 800, 1200]
     assert [r.step_size for r in result.history] == pytest.approx([0.5, 1 / 3, 1 / 6])
@@ -121,6 +123,6 @@ def test_meta_train_runs_records_and_moves_only_chosen_groups():
     assert not torch.equal(result.theta["actor.1.weight"], theta["actor.1.weight"])
     assert torch.equal(result.theta["critic.0.weight"], theta["critic.0.weight"])
     assert torch.equal(result.theta["log_std"], theta["log_std"])
-    again = meta_train(ppo, theta, config, seed=0)
+    again = meta_train(PPOLearner(ppo), theta, config, seed=0)
     for k in theta:
         assert torch.equal(again.theta[k], result.theta[k])  # same seed, same theta

@@ -1,17 +1,17 @@
-"""experiments/reptile_seeds.py --pool-only --from: one seed's methods evaluated apart, pooled."""
+"""Pooling seeds (metarl.seeds, experiments/reptile_seeds.py --pool-only --from): one seed's
+methods evaluated apart, pooled."""
 
 import csv
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from metarl.cli import main as metarl
-from metarl.config import config_from_dict, dump_config
+from metarl.config import dump_config
+from metarl.problems import config_from_dict
+from metarl.seeds import train_seeds
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "reptile_seeds.py"
 TINY = {
     "policy": {"hidden": [8]},
     "ppo": {"num_envs": 2, "num_steps": 100, "num_epochs": 1, "num_minibatches": 1},
@@ -22,13 +22,8 @@ TINY = {
 }
 
 
-def _pool(monkeypatch, *args: str) -> None:
-    spec = importlib.util.spec_from_file_location("reptile_seeds", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(sys, "argv", ["reptile_seeds.py", *args])
-    module.main()
+def _pool(config: Path, out: Path, *sources: Path) -> None:
+    train_seeds(config, [0], out, pool_only=True, sources=sources, quiet=True)
 
 
 def _rows(curves: Path) -> list[dict[str, str]]:
@@ -40,7 +35,7 @@ def _methods(curves: Path) -> list[str]:
     return sorted({row["method"] for row in _rows(curves)})
 
 
-def test_pool_only_from_several_directories(tmp_path, monkeypatch):
+def test_pool_only_from_several_directories(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(dump_config(config_from_dict(TINY)))
     trained = tmp_path / "a" / "seed_0"
@@ -50,8 +45,7 @@ def test_pool_only_from_several_directories(tmp_path, monkeypatch):
                    "--force", "--quiet"]) == 0
 
     out = tmp_path / "pooled"
-    _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
-          "--from", str(tmp_path / "a"), str(tmp_path / "b"))
+    _pool(config, out, tmp_path / "a", tmp_path / "b")
     assert _methods(out / "eval" / "curves.csv") == ["reptile", "scratch"]
     pooled = _rows(out / "eval" / "curves.csv")
     sources = [row for d, method in (("a", "reptile"), ("b", "scratch"))
@@ -63,18 +57,15 @@ def test_pool_only_from_several_directories(tmp_path, monkeypatch):
     oracle = (trained / "eval" / "oracle.csv").read_text()  # every source has it: pooled once
     assert (out / "eval" / "oracle.csv").read_text() == oracle
 
-    with pytest.raises(SystemExit, match="'reptile' is also in an earlier --from"):
-        _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
-              "--from", str(tmp_path / "a"), str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="'reptile' is also in an earlier --from"):
+        _pool(config, out, tmp_path / "a", tmp_path / "a")
     saved = tmp_path / "b" / "seed_0" / "config.toml"
     text = saved.read_text()
     saved.write_text(text.replace("epsilon = 1.0", "epsilon = 0.5"))
-    with pytest.raises(SystemExit, match="--from pools evaluations of the same runs"):
-        _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
-              "--from", str(tmp_path / "a"), str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="--from pools evaluations of the same runs"):
+        _pool(config, out, tmp_path / "a", tmp_path / "b")
     saved.write_text(text)
     assert metarl(["evaluate", str(tmp_path / "b" / "seed_0"), "--methods", "scratch",
                    "--k", "2", "--force", "--quiet"]) == 0
-    with pytest.raises(SystemExit, match="evaluation settings differ"):
-        _pool(monkeypatch, str(config), "--seeds", "0", "--out", str(out), "--pool-only",
-              "--from", str(tmp_path / "a"), str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="evaluation settings differ"):
+        _pool(config, out, tmp_path / "a", tmp_path / "b")

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-import metarl.envs  # noqa: F401  (registers the Gymnasium ids)
+import metarl  # registers the Gymnasium ids; metarl.to_sb3 reads run directories too
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.sb3 import from_sb3, to_sb3
-from metarl.config import config_from_dict
-from metarl.train import train_run
+from metarl.problems import config_from_dict
+from metarl.training import train_run
 
 
 def _theta(policy: ActorCritic, seed: int = 0):
@@ -56,9 +56,9 @@ def test_export_from_a_run_directory_and_a_checkpoint(tmp_path):
     })
     run = train_run(config, tmp_path / "run", evaluate=False, quiet=True)
     env = gym.make("metarl/Navigation2D-v0")
-    from_dir = to_sb3(run.path, env, n_steps=64, batch_size=32, device="cpu")
-    from_file = to_sb3(run.checkpoints("reptile") / "iter_000001.pt", env, n_steps=64,
-                       batch_size=32, device="cpu")
+    from_dir = metarl.to_sb3(run.path, env, n_steps=64, batch_size=32, device="cpu")
+    from_file = metarl.to_sb3(run.checkpoints("reptile") / "iter_000001.pt", env, n_steps=64,
+                              batch_size=32, device="cpu")
     policy, theta = from_sb3(from_dir)
     assert policy.hidden == (8,) and policy.activation == "relu"
     for k, v in from_sb3(from_file)[1].items():
@@ -74,14 +74,15 @@ def test_mismatched_env_is_a_one_line_error():
         to_sb3(nav.init(), gym.make("metarl/CartPoleMass-v0"), n_steps=64, batch_size=32,
                device="cpu")
     with pytest.raises(ValueError, match="neither a run directory nor a checkpoint"):
-        to_sb3("no/such/run", env)
+        metarl.to_sb3("no/such/run", env)
 
 
 def test_sb3_from_scratch_is_an_evaluation_method(tmp_path):
     import dataclasses
     import math
 
-    from metarl.evaluate import evaluate_run, read_csv
+    from metarl.evaluation import evaluate_run
+    from metarl.report.files import read_csv
 
     config = config_from_dict({
         "policy": {"hidden": [8], "init_log_std": -1.0},
@@ -114,8 +115,9 @@ def _sb3_inner_config(**eval_settings):
 
 
 def test_sb3_inner_learner_adapts_each_task_as_if_alone():
-    from metarl.components import build_components, initial_theta
-    from metarl.sb3_learner import SB3Learner
+    from metarl.problem import initial_theta
+    from metarl.rl.components import build_components
+    from metarl.rl.sb3.learner import SB3Learner
 
     config = _sb3_inner_config()
     family, policy, ppo = build_components(config)
@@ -132,7 +134,7 @@ def test_sb3_inner_learner_adapts_each_task_as_if_alone():
 
 def test_reptile_with_the_sb3_inner_learner_through_the_gym_id(tmp_path):
     run = train_run(_sb3_inner_config(), tmp_path / "run", quiet=True)
-    from metarl.evaluate import read_csv
+    from metarl.report.files import read_csv
 
     metrics = read_csv(run.metrics)
     assert [int(r["iteration"]) for r in metrics] == [1, 2]
@@ -173,8 +175,8 @@ if POINT_ID not in gym.registry:
 
 @pytest.mark.parametrize("task_via", ["make", "set_task"])
 def test_reptile_over_sb3_on_a_users_own_env(tmp_path, task_via):
-    from metarl.components import build_components
-    from metarl.evaluate import read_csv
+    from metarl.report.files import read_csv
+    from metarl.rl.components import build_components
 
     config = config_from_dict({
         "env": {"family": "gym", "gym_id": f"{__name__}:{POINT_ID}",  # module:id form
@@ -199,7 +201,7 @@ def test_reptile_over_sb3_on_a_users_own_env(tmp_path, task_via):
 
 
 def test_gym_family_needs_the_sb3_inner_learner():
-    from metarl.components import build_components
+    from metarl.rl.components import build_components
 
     with pytest.raises(ValueError, match="no batched dynamics"):
         config_from_dict({"env": {"family": "gym", "gym_id": POINT_ID,
@@ -217,7 +219,7 @@ def test_sb3_ppo_gets_the_log_std_learning_rate():
 
     from metarl.agents.ppo import PPOConfig
     from metarl.envs import Navigation2D
-    from metarl.sb3_baseline import learn_rollouts, split_log_std_lr, task_vec_env
+    from metarl.rl.sb3.runner import learn_rollouts, split_log_std_lr, task_vec_env
 
     cfg = PPOConfig(num_envs=2, num_steps=32, num_epochs=2, num_minibatches=2,
                     learning_rate=1e-4, log_std_learning_rate=0.05)
@@ -235,8 +237,8 @@ def test_sb3_ppo_gets_the_log_std_learning_rate():
 
 def test_sb3_ppo_refuses_the_bound_penalty_it_does_not_have():
     from metarl.agents.ppo import PPOConfig
-    from metarl.config import PolicyConfig
-    from metarl.sb3_baseline import sb3_ppo_kwargs
+    from metarl.rl.config import PolicyConfig
+    from metarl.rl.sb3.runner import sb3_ppo_kwargs
 
     with pytest.raises(ValueError, match=r"ppo.bound_coef=0.1 has no stable-baselines3"):
         sb3_ppo_kwargs(PPOConfig(bound_coef=0.1), PolicyConfig(), 4)
@@ -248,7 +250,7 @@ def test_sb3_ppo_anneals_its_clip_and_learning_rate_like_the_batched_learner():
 
     from metarl.agents.ppo import PPOConfig
     from metarl.envs import Navigation2D
-    from metarl.sb3_baseline import anneal_like_batched, learn_rollouts, task_vec_env
+    from metarl.rl.sb3.runner import anneal_like_batched, learn_rollouts, task_vec_env
 
     cfg = PPOConfig(num_envs=2, num_steps=16, num_epochs=1, num_minibatches=1, clip_coef=6.0,
                     learning_rate=3e-3, anneal_clip=True, anneal_lr=True)
@@ -292,7 +294,7 @@ def test_sb3_rollouts_start_from_fresh_episodes_like_the_batched_learner(reset):
     from stable_baselines3 import PPO as SB3PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from metarl.sb3_baseline import learn_rollouts
+    from metarl.rl.sb3.runner import learn_rollouts
 
     env = DummyVecEnv([lambda: gym.make("metarl/Navigation2D-v0", goal=(0.4, 0.4),
                                         max_episode_steps=150)] * 2)

@@ -9,7 +9,7 @@ from stable_baselines3.common.monitor import Monitor
 
 import metarl.envs  # noqa: F401
 from metarl.envs import CartPoleMass
-from metarl.random_policy import random_rollout
+from metarl.rl.random_policy import random_rollout
 
 HEAVY_LONG_POLE = {"masspole": 0.5, "length": 1.0}
 

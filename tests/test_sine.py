@@ -8,14 +8,15 @@ import torch
 from metarl.agents.param_tree import task
 from metarl.agents.regressor import MLPRegressor
 from metarl.agents.supervised import SupervisedConfig, SupervisedLearner
-from metarl.checkpoint import load_checkpoint, save_checkpoint
 from metarl.cli import main
-from metarl.config import ConfigError, config_from_dict
+from metarl.config import ConfigError
 from metarl.envs.sine import SineRegression
-from metarl.evaluate import read_csv
-from metarl.meta_train import MetaConfig, MetaTrainer
-from metarl.regression_learner import RegressionLearner
-from metarl.train import make_trainer
+from metarl.meta.trainer import MetaConfig, MetaTrainer
+from metarl.problems import config_from_dict
+from metarl.report.files import read_csv
+from metarl.runs.checkpoint import load_checkpoint, save_checkpoint
+from metarl.supervised.learner import RegressionLearner
+from metarl.training import make_trainer
 
 MODEL = MLPRegressor(1, 1, (16, 16), "tanh")
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from metarl.agents.ppo import PPO
-from metarl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from metarl.cli import main
-from metarl.config import config_from_dict
-from metarl.train import Interrupted, TrainingDiverged, make_trainer, train_run
+from metarl.problems import config_from_dict
+from metarl.runs.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from metarl.training import Interrupted, TrainingDiverged, make_trainer, train_run
 
 TINY = {
     "run": {"checkpoint_every": 2},
@@ -282,8 +282,8 @@ def test_short_rollouts_are_fine_without_evaluation_and_when_the_evaluation_has_
     assert main(["evaluate", str(tmp_path / "short"), "--quiet"]) == 2
     assert "ppo.num_steps=50 is shorter than an episode" in capsys.readouterr().err
     # a family without a step limit to check: tasks with no complete episode are not dropped
-    import metarl.evaluate
-    monkeypatch.setattr(metarl.evaluate, "check_evaluation", lambda *args: None)
+    import metarl.rl.problem
+    monkeypatch.setattr(metarl.rl.problem, "check_evaluation", lambda *args: None)
     assert main(["evaluate", str(tmp_path / "short"), "--quiet", "--methods", "scratch",
                  "--oracle-iterations", "0"]) == 2
     assert "completed no episode in a rollout of 50 steps" in capsys.readouterr().err
@@ -292,8 +292,15 @@ def test_short_rollouts_are_fine_without_evaluation_and_when_the_evaluation_has_
 
 def test_summary_reports_updates_to_the_reward_threshold():
     """CartPoleMass's summary says at which k each method's mean return first reaches 475."""
-    from metarl.config import EvalConfig
-    from metarl.evaluate import summary_markdown, updates_to_threshold
+    from metarl.problems import config_from_dict, problem_of
+    from metarl.report.summary import summary_markdown, updates_to_threshold
+
+    def markdown(rows, family):  # the summary as the RL problem's evaluation writes it
+        config = config_from_dict({"env": {"family": family},
+                                   "eval": {"ppo": {"num_steps": 500}}})
+        style = problem_of(config).evaluator(config, config.eval).summary_style()
+        return summary_markdown(rows, style.title, digits=style.digits,
+                                threshold=style.threshold)
 
     rows = [{"method": m, "k": k, "mean": v, "ci95": 1.0, "tasks": 40, "seeds": 3}
             for m, values in (("reptile", (100.0, 480.0, 470.0, 499.0)),
@@ -301,6 +308,6 @@ def test_summary_reports_updates_to_the_reward_threshold():
                               ("pretrain", (300.0, 400.0, 450.0, 460.0)))
             for k, v in enumerate(values)]
     assert updates_to_threshold(rows, 475.0) == {"reptile": 1, "scratch": 3, "pretrain": None}
-    text = summary_markdown(rows, [], "CartPoleMass", EvalConfig())
+    text = markdown(rows, "CartPoleMass")
     assert "mean return >= 475: reptile 1; scratch 3; pretrain not within 3" in text
-    assert ">=" not in summary_markdown(rows, [], "Navigation2D", EvalConfig())
+    assert ">=" not in markdown(rows, "Navigation2D")

@@ -24,9 +24,9 @@ from typing import NamedTuple
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.checkpoint import checkpoints_by_iteration, load_checkpoint
 from metarl.config import CHECKPOINT_RULES
-from metarl.run_dir import RunDir
+from metarl.runs.checkpoint import checkpoints_by_iteration, load_checkpoint
+from metarl.runs.run_dir import RunDir
 
 SELECTION_COLUMNS = ("method", "iteration", "k", "return")
 
@@ -108,3 +108,8 @@ def select_checkpoint(run: RunDir, method: str, rule: str,
             best, best_theta = iteration, theta
     assert best_theta is not None
     return Selection(method, best, best_theta, scores)
+
+
+def final_theta(run: RunDir, method: str) -> Params:
+    """The theta of a trained method's newest checkpoint (on the CPU)."""
+    return select_checkpoint(run, method, "last").theta

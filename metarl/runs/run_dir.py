@@ -15,15 +15,12 @@ An existing directory is reused only with ``resume`` (same config) and replaced 
 
 from __future__ import annotations
 
-import csv
-import math
 import shutil
 from pathlib import Path
-from typing import Any
 
-from metarl.config import AnyConfig, config_differences, dump_config, load_config
-from metarl.inner_learner import Record
-from metarl.ppo_learner import MetaRecord
+from metarl.config import config_differences, dump_config
+from metarl.problem import Config
+from metarl.problems import load_config
 
 
 class RunDir:
@@ -44,14 +41,14 @@ class RunDir:
         """The TensorBoard log directory of a trained method."""
         return self.path / "tensorboard" / method
 
-    def load_config(self) -> AnyConfig:
+    def load_config(self) -> Config:
         """The run's saved config."""
         if not self.config.is_file():
             raise ValueError(f"{self.path} is not a run directory (no config.toml)")
         return load_config(self.config)
 
 
-def prepare_run_dir(path: Path, config: AnyConfig, resume: bool, force: bool) -> RunDir:
+def prepare_run_dir(path: Path, config: Config, resume: bool, force: bool) -> RunDir:
     """Create the run directory, or check it for ``resume``, or clear it for ``force``.
 
     Raises ``FileExistsError`` for an existing directory without either flag, and ``ValueError``
@@ -115,62 +112,3 @@ def check_replaceable(run: RunDir) -> None:
         raise ValueError(f"{refuse}: it holds {', '.join(others[:3])}"
                          f"{' ...' if len(others) > 3 else ''}, which no run writes "
                          "(move it out, or pass another --out)")
-
-
-class MetricsLog:
-    """Appends one row per meta-iteration to ``metrics.csv`` (and TensorBoard when installed).
-
-    :param run: the run directory.
-    :param method: the trained method the rows belong to.
-    :param resume_from: the iteration training continues from: this method's rows after it
-        (left by a run stopped after its last checkpoint) are dropped, to be recomputed
-        identically.
-    :param fields: the record's fields (the columns between ``method`` and ``wall_time_s``).
-    """
-
-    def __init__(self, run: RunDir, method: str, resume_from: int = 0,
-                 fields: tuple[str, ...] = MetaRecord._fields) -> None:
-        self.path, self.method = run.metrics, method
-        self.columns = ("method", *fields, "wall_time_s")
-        if self.path.exists():
-            rows = read_metrics(self.path)
-            keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
-            if len(keep) != len(rows):
-                self._write(keep, "w")
-        else:
-            self._write([], "w")
-        self.writer: Any = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # the tensorboard extra is not installed
-            pass
-        else:
-            self.writer = SummaryWriter(str(run.tensorboard(method)))
-
-    def _write(self, rows: list[dict[str, Any]], mode: str) -> None:
-        with self.path.open(mode, newline="") as f:
-            out = csv.DictWriter(f, self.columns)
-            if mode == "w":
-                out.writeheader()
-            out.writerows(rows)
-
-    def append(self, record: Record, wall_time: float) -> None:
-        """Add one row."""
-        row = {"method": self.method, **record._asdict(), "wall_time_s": round(wall_time, 3)}
-        self._write([row], "a")
-        if self.writer is not None:
-            for key, value in record._asdict().items():
-                if key != "iteration" and not (isinstance(value, float) and math.isnan(value)):
-                    self.writer.add_scalar(f"{self.method}/{key}", value, record.iteration)
-            self.writer.flush()
-
-    def close(self) -> None:
-        """Close the TensorBoard writer."""
-        if self.writer is not None:
-            self.writer.close()
-
-
-def read_metrics(path: Path) -> list[dict[str, str]]:
-    """The rows of a ``metrics.csv``."""
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))

@@ -1,8 +1,9 @@
 """Meta-training: Reptile or first-order MAML over any inner learner, one outer step at a time.
 
 Every meta-iteration samples a meta-batch of training tasks and has the inner learner
-(:mod:`metarl.inner_learner`: batched PPO, or SGD on regression tasks) adapt theta to all of them
-at once. Reptile then moves theta toward the adapted weights (:class:`metarl.reptile.ReptileOuter`);
+(:mod:`metarl.meta.learner`: batched PPO, or SGD on regression tasks) adapt theta to all of them
+at once. Reptile then moves theta toward the adapted weights
+(:class:`metarl.meta.reptile.ReptileOuter`);
 first-order MAML computes each task's gradient at its adapted weights on fresh data (one more
 rollout, or new labelled points) and applies minus their mean. Every ``val_every`` iterations the
 trainer measures the learner's score on the fixed validation tasks after ``val_updates`` inner
@@ -12,9 +13,10 @@ A :class:`MetaTrainer` holds the whole state of a run (theta, the outer optimize
 and every random generator), so that :meth:`MetaTrainer.state_dict` and
 :meth:`MetaTrainer.load_state_dict` resume it exactly.
 
-Given a :class:`~metarl.distributed.Distributed`, the trainer adapts only its rank's share of each
-meta-batch and combines the shares with one ``all_reduce`` (:mod:`metarl.distributed`); its
-state is then the same on every rank and does not depend on the number of ranks.
+Given a :class:`~metarl.meta.distributed.Distributed`, the trainer adapts only its rank's share
+of each meta-batch and combines the shares with one ``all_reduce``
+(:mod:`metarl.meta.distributed`); its state is then the same on every rank and does not depend on
+the number of ranks.
 """
 
 from __future__ import annotations
@@ -22,20 +24,53 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import torch
 
 from metarl.agents.param_tree import Params, flatten
-from metarl.agents.ppo import PPO
-from metarl.distributed import Distributed
 from metarl.envs.task_shard import AnyGenerator, TaskShard
-from metarl.fomaml import FomamlConfig, fomaml_direction
-from metarl.inner_learner import InnerLearner, QueryGradients, Record
-from metarl.ppo_learner import PPOLearner
-from metarl.reptile import GROUPS, OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
+from metarl.meta.distributed import Distributed
+from metarl.meta.fomaml import FomamlConfig, fomaml_direction
+from metarl.meta.groups import GROUPS
+from metarl.meta.learner import InnerLearner, QueryGradients, QueryLearner, Record
+from metarl.meta.reptile import OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
 
 ALGORITHMS = ("reptile", "fomaml")
+
+
+class Trainer(Protocol):
+    """What a run trains one method with, resumably: :class:`MetaTrainer` and the multi-task
+    pretrainers (:class:`metarl.meta.pretrainer.MixturePretrainer`)."""
+
+    @property
+    def iteration(self) -> int:
+        """Meta-iterations done."""
+
+    @property
+    def theta(self) -> Params:
+        """The current initialisation."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the budget is spent."""
+
+    @property
+    def record_fields(self) -> tuple[str, ...]:
+        """The fields of :meth:`step`'s records."""
+
+    @property
+    def record_unit(self) -> str:
+        """What the records' sample count counts (``steps``, ``points``)."""
+
+    def step(self) -> Record:
+        """One meta-iteration."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +175,8 @@ def check_finite(params: Params, what: str) -> None:
 class MetaTrainer:
     """Reptile or first-order MAML over an inner learner, resumable one outer step at a time.
 
-    :param learner: the inner learner (:mod:`metarl.inner_learner`; a :class:`PPO` is wrapped in
-        a :class:`~metarl.ppo_learner.PPOLearner`); it supplies the tasks.
+    :param learner: the inner learner (:mod:`metarl.meta.learner`); it supplies the tasks.
+        First-order MAML needs a :class:`~metarl.meta.learner.QueryLearner`.
     :param theta: the initial shared parameters (copied).
     :param config: outer-loop settings.
     :param seed: seeds task sampling and the learner's randomness (actions, start states, data).
@@ -150,7 +185,7 @@ class MetaTrainer:
     :param dist: split every meta-batch over the ranks of this job (``None``: one process).
     """
 
-    def __init__(self, learner: InnerLearner | PPO, theta: Params, config: MetaConfig,
+    def __init__(self, learner: InnerLearner, theta: Params, config: MetaConfig,
                  seed: int = 0, algorithm: str = "reptile",
                  fomaml: FomamlConfig | None = None, dist: Distributed | None = None) -> None:
         if algorithm not in ALGORITHMS:
@@ -158,8 +193,9 @@ class MetaTrainer:
         if dist is not None and config.meta_batch < dist.world_size:
             raise ValueError(f"meta.meta_batch={config.meta_batch} is smaller than the "
                              f"{dist.world_size} processes: every process needs a task")
-        if isinstance(learner, PPO):
-            learner = PPOLearner(learner)
+        if algorithm == "fomaml" and not isinstance(learner, QueryLearner):
+            raise ValueError(f"first-order MAML needs a learner that measures query gradients; "
+                             f"{type(learner).__name__} supports Reptile only")
         self.learner, self.config, self.seed, self.algorithm = learner, config, seed, algorithm
         self.device = next(iter(theta.values())).device
         self.task_gen = torch.Generator().manual_seed(seed)
@@ -235,6 +271,7 @@ class MetaTrainer:
         if self.algorithm == "reptile":
             direction = reptile_delta(self.theta, adapted.params)
         else:
+            assert isinstance(learner, QueryLearner)  # checked in __init__
             query = learner.query_gradients(adapted, tasks, gen)
             direction = fomaml_direction(query.grads)
         bad = nonfinite_tasks(adapted.params)
@@ -317,12 +354,12 @@ class MetaResult:
     history: list[Any] = field(default_factory=list)
 
 
-def meta_train(learner: InnerLearner | PPO, theta: Params, config: MetaConfig, seed: int = 0,
+def meta_train(learner: InnerLearner, theta: Params, config: MetaConfig, seed: int = 0,
                on_step: Callable[[Any], Any] | None = None,
                algorithm: str = "reptile", fomaml: FomamlConfig | None = None) -> MetaResult:
     """Run a :class:`MetaTrainer` to the end (no checkpoints; the command line adds those).
 
-    :param learner: the inner learner (a :class:`PPO` is wrapped in a ``PPOLearner``).
+    :param learner: the inner learner.
     :param theta: the initial shared parameters.
     :param config: outer-loop settings.
     :param seed: seeds task sampling, actions and start states.

@@ -1,22 +1,24 @@
 """The inner-learner interface: what the outer loop needs from a learner, RL or supervised.
 
-:class:`metarl.meta_train.MetaTrainer` (Reptile and first-order MAML) knows nothing about
+:class:`metarl.meta.trainer.MetaTrainer` (Reptile and first-order MAML) knows nothing about
 environments or losses. It samples a meta-batch of tasks, has the inner learner adapt the shared
 initialisation to all of them at once, turns the adapted parameters (Reptile) or the gradients
 at them (first-order MAML) into an outer step, and asks the learner for a validation score and a
-record of the step. Two learners implement it:
+record of the step. The evaluation and checkpoint selection ask every learner for one thing, its
+adaptation curve ``[K + 1, T]`` (:meth:`InnerLearner.evaluation_curve`). Learners:
 
-* :class:`metarl.ppo_learner.PPOLearner`: batched PPO on an environment family;
-* :class:`metarl.regression_learner.RegressionLearner`: SGD or Adam on few-shot regression tasks.
+* :class:`metarl.rl.learner.PPOLearner`: batched PPO on an environment family;
+* :class:`metarl.rl.sb3.learner.SB3Learner`: stable-baselines3 PPO, task by task (Reptile only);
+* :class:`metarl.supervised.learner.RegressionLearner`: SGD or Adam on few-shot regression.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-from metarl.agents.param_tree import Params
+from metarl.agents.param_tree import Params, flatten
 
 
 class Adaptation(NamedTuple):
@@ -60,7 +62,8 @@ class Record(Protocol):
 
 
 class InnerLearner(Protocol):
-    """What :class:`metarl.meta_train.MetaTrainer` drives (see the module docstring)."""
+    """What :class:`metarl.meta.trainer.MetaTrainer` drives for Reptile (see the module
+    docstring)."""
 
     #: the ``NamedTuple`` type of :meth:`record`'s rows (its fields are the metrics columns)
     record_type: type
@@ -76,13 +79,15 @@ class InnerLearner(Protocol):
               generator: torch.Generator) -> Adaptation:
         """Adapt ``theta`` to every task with ``steps`` inner updates, all tasks at once."""
 
-    def query_gradients(self, adapted: Adaptation, tasks: Any,
-                        generator: torch.Generator) -> QueryGradients:
-        """Per-task gradients at the adapted parameters on fresh data of each task."""
+    def evaluation_curve(self, theta: Params, tasks: Any, steps: int, seed: int
+                         ) -> torch.Tensor:
+        """``[steps + 1, T]`` (on the CPU): each task's score after k = 0..steps inner updates
+        from ``theta`` (mean episode return, mean squared error); uses its own generator seeded
+        by ``seed`` and changes no training state."""
 
     def validate(self, theta: Params, tasks: Any, steps: int, seed: int) -> float:
         """Validation score (higher or lower is better, as the record says) after ``steps``
-        updates; uses its own generator seeded by ``seed`` and changes no training state."""
+        updates: the mean over ``tasks`` of the last row of :meth:`evaluation_curve`."""
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:
@@ -94,3 +99,18 @@ class InnerLearner(Protocol):
                summary: dict[str, torch.Tensor], val: float, theta: Params,
                before: Params) -> Record:
         """The record of one outer step from the meta-batch's :meth:`summary`."""
+
+
+@runtime_checkable
+class QueryLearner(InnerLearner, Protocol):
+    """An inner learner that first-order MAML can drive: it also measures the gradient at the
+    adapted parameters on fresh data of each task."""
+
+    def query_gradients(self, adapted: Adaptation, tasks: Any,
+                        generator: torch.Generator) -> QueryGradients:
+        """Per-task gradients at the adapted parameters on fresh data of each task."""
+
+
+def update_norm(theta: Params, before: Params) -> float:
+    """L2 norm of the change from ``before`` to ``theta`` (a record's ``update_norm``)."""
+    return (flatten(theta) - flatten(before)).norm().item()

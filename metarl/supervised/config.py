@@ -21,14 +21,14 @@ from metarl.agents.supervised import SupervisedConfig
 from metarl.config import (
     METHODS,
     RunConfig,
-    check_evaluation,
+    check_methods,
     check_network,
     check_seed,
     sections_to_dict,
 )
 from metarl.envs.sine import SineRegression
-from metarl.fomaml import FomamlConfig
-from metarl.meta_train import MetaConfig
+from metarl.meta.fomaml import FomamlConfig
+from metarl.meta.trainer import MetaConfig
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class SineEvalConfig:
     query_points: int = 100
 
     def __post_init__(self) -> None:
-        check_evaluation(self.methods, METHODS, self.split, self.seeds)
+        check_methods(self.methods, METHODS, self.split, self.seeds)
         for name in ("test_tasks", "shots", "query_points"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"eval.{name}={getattr(self, name)!r} must be > 0")

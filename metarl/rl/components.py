@@ -1,22 +1,16 @@
-"""The objects an experiment config describes: the task family, the network, the inner learner."""
+"""The objects an RL config describes: the task family, the actor-critic, the PPO inner learner;
+and the checks, before any work, that pretraining and the evaluation can use them."""
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import torch
-
 from metarl.agents.actor_critic import ActorCritic
-from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, action_bounds
-from metarl.agents.regressor import MLPRegressor
-from metarl.agents.supervised import SupervisedLearner
-from metarl.config import GYM_FAMILY, ConfigError, EvalConfig, ExperimentConfig
+from metarl.config import ConfigError
 from metarl.envs import EnvFamily, make_family
 from metarl.envs.gym_tasks import GymTaskFamily
-from metarl.envs.sine import SineRegression
-from metarl.regression_learner import RegressionLearner
-from metarl.sine_config import SineExperimentConfig
+from metarl.rl.config import GYM_FAMILY, EvalConfig, ExperimentConfig
 
 
 class Components(NamedTuple):
@@ -82,38 +76,3 @@ def _check_bounds(name: str, value: float, family: EnvFamily[Any] | GymTaskFamil
         except ValueError:
             raise ConfigError(f"{name}={value!r} needs a Box action space with finite bounds; "
                               f"this family's is {family.action_space}") from None
-
-
-def initial_theta(policy: ActorCritic | MLPRegressor, seed: int, device: torch.device) -> Params:
-    """The random initialisation every trained method starts from (and scratch's, per seed)."""
-    return policy.init(torch.Generator().manual_seed(seed), device=device)
-
-
-def resolve_device(name: str, field: str = "run.device") -> torch.device:
-    """``torch.device(name)``, or a one-line error naming ``field`` (the config key or option
-    that gave ``name``) when it does not exist on this machine."""
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(f"{field}={name!r} is not a torch device: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{field}={name!r} but torch sees no CUDA device on this machine")
-    return device
-
-
-class SineComponents(NamedTuple):
-    """The task family, the regressor and the inner learner of a sine-regression config."""
-
-    family: SineRegression
-    model: MLPRegressor
-    learner: RegressionLearner
-
-
-def build_sine_components(config: SineExperimentConfig) -> SineComponents:
-    """Instantiate the family, the regressor and the inner learner a sine config describes."""
-    env = config.env
-    family = SineRegression(env.split_seed, dict(env.ranges) or None, env.x_range)
-    model = MLPRegressor(1, 1, tuple(config.model.hidden), config.model.activation)
-    learner = RegressionLearner(family, SupervisedLearner(model, config.inner), env.train_points,
-                                config.eval.shots, config.eval.query_points)
-    return SineComponents(family, model, learner)

@@ -14,11 +14,12 @@ from typing import NamedTuple
 import torch
 
 from metarl.agents.param_tree import Params
+from metarl.agents.regressor import MLPRegressor
 from metarl.agents.supervised import SupervisedLearner, SupervisedResult
 from metarl.envs.sine import SineParams, SineRegression
-from metarl.inner_learner import Adaptation, QueryGradients
-from metarl.ppo_learner import update_norm
-from metarl.reptile import names_in_groups
+from metarl.meta.groups import names_in_groups
+from metarl.meta.learner import Adaptation, QueryGradients, update_norm
+from metarl.supervised.config import SineExperimentConfig
 
 
 class RegressionRecord(NamedTuple):
@@ -51,7 +52,7 @@ class RegressionRecord(NamedTuple):
 
 
 class RegressionLearner:
-    """:class:`~metarl.inner_learner.InnerLearner` over few-shot regression tasks.
+    """:class:`~metarl.meta.learner.QueryLearner` over few-shot regression tasks.
 
     :param family: the task family (sampling, support points, query grid).
     :param learner: the supervised inner learner.
@@ -100,12 +101,21 @@ class RegressionLearner:
         grid = self.family.grid(tasks, query_points or self.query_points)
         return self.learner.adapt(theta, x, y, steps, generator, query=grid)
 
-    def validate(self, theta: Params, tasks: SineParams, steps: int, seed: int) -> float:
-        """Mean grid error after ``steps`` steps on ``shots`` points per task (lower is better)."""
-        gen = torch.Generator(device=tasks.device).manual_seed(seed)
+    def _curve(self, theta: Params, tasks: SineParams, steps: int, seed: int) -> torch.Tensor:
+        gen = torch.Generator(device=tasks.device).manual_seed(seed)  # the same points for all
         out = self.few_shot(theta, tasks, steps, gen)
         assert out.query_losses is not None
-        return out.query_losses[-1].mean().item()
+        return out.query_losses
+
+    def evaluation_curve(self, theta: Params, tasks: SineParams, steps: int, seed: int
+                         ) -> torch.Tensor:
+        """``[steps + 1, T]`` grid errors after k = 0..steps steps on ``shots`` points per task
+        (the points drawn by a generator seeded ``seed``), on the CPU."""
+        return self._curve(theta, tasks, steps, seed).cpu()
+
+    def validate(self, theta: Params, tasks: SineParams, steps: int, seed: int) -> float:
+        """Mean grid error after ``steps`` steps on ``shots`` points per task (lower is better)."""
+        return self._curve(theta, tasks, steps, seed)[-1].mean().item()
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:
@@ -120,3 +130,25 @@ class RegressionLearner:
         """Support errors before and after adaptation, validation error, theta's change."""
         return RegressionRecord(iteration, samples, step_size, summary["first"].mean().item(),
                                 summary["last"].mean().item(), val, update_norm(theta, before))
+
+
+class SineComponents(NamedTuple):
+    """The task family, the regressor and the inner learner of a sine-regression config."""
+
+    family: SineRegression
+    model: MLPRegressor
+    learner: RegressionLearner
+
+
+def build_sine_components(config: SineExperimentConfig, shots: int | None = None,
+                          query_points: int | None = None) -> SineComponents:
+    """Instantiate the family, the regressor and the inner learner a sine config describes
+    (validation and evaluation from ``shots`` points with the error on ``query_points``
+    inputs: by default ``config.eval``'s)."""
+    env = config.env
+    family = SineRegression(env.split_seed, dict(env.ranges) or None, env.x_range)
+    model = MLPRegressor(1, 1, tuple(config.model.hidden), config.model.activation)
+    learner = RegressionLearner(family, SupervisedLearner(model, config.inner), env.train_points,
+                                shots or config.eval.shots,
+                                query_points or config.eval.query_points)
+    return SineComponents(family, model, learner)

@@ -1,7 +1,10 @@
 """Batched PPO behind the inner-learner interface: the reinforcement-learning side of metarl.
 
 Adapts with :meth:`metarl.agents.ppo.PPO.adapt`, scores by mean episode return (higher is better)
-and records returns and PPO statistics per outer step (:class:`MetaRecord`).
+and records returns and PPO statistics per outer step (:class:`MetaRecord`). First-order MAML's
+query gradient is the PPO loss's gradient at the adapted parameters on one more rollout of each
+adapted policy: on data collected by the same parameters the ratio is 1, so its policy term is
+the vanilla policy gradient with advantages.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from typing import NamedTuple
 
 import torch
 
-from metarl.agents.param_tree import Params, flatten
+from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, AdaptResult
-from metarl.envs import TaskParams
-from metarl.fomaml import post_adaptation_gradients
-from metarl.inner_learner import Adaptation, QueryGradients
-from metarl.reptile import names_in_groups
+from metarl.agents.rollout import collect
+from metarl.envs import AutoResetEnv, TaskParams
+from metarl.envs.task_shard import AnyGenerator
+from metarl.meta.groups import names_in_groups
+from metarl.meta.learner import Adaptation, QueryGradients, update_norm
 
 
 class MetaRecord(NamedTuple):
@@ -56,18 +60,15 @@ class MetaRecord(NamedTuple):
         return self.env_steps, self.train_return_last, self.val_return
 
 
-def validation_return(ppo: PPO, theta: Params, tasks: TaskParams, updates: int,
-                      seed: int) -> float:
-    """Mean return over ``tasks`` of the policy after ``updates`` PPO updates from ``theta``.
-
-    Uses its own generator seeded by ``seed``, so that measuring never changes a training run.
-    A task whose rollout completes no episode (``num_steps`` shorter than an episode) is left
-    out of the mean; the evaluation refuses such settings
-    (:func:`~metarl.components.check_evaluation`).
-    """
+def adaptation_returns(ppo: PPO, theta: Params, tasks: TaskParams, updates: int, seed: int
+                       ) -> torch.Tensor:
+    """``[updates + 1, T]`` (on the tasks' device): mean return of the episodes each task's policy
+    completes after k = 0..updates PPO updates from ``theta``, with a generator seeded by
+    ``seed`` (measuring never changes a training run). A task whose rollout completes no episode
+    (``num_steps`` shorter than an episode) scores NaN; the evaluation refuses such settings
+    (:func:`~metarl.rl.components.check_evaluation`)."""
     gen = torch.Generator(device=tasks.device).manual_seed(seed)
-    out = ppo.adapt(theta, tasks, updates, gen, evaluate_final=True)
-    return out.returns[-1].nanmean().item()
+    return ppo.adapt(theta, tasks, updates, gen, evaluate_final=True).returns
 
 
 def make_record(iteration: int, env_steps: int, step_size: float, first_return: torch.Tensor,
@@ -92,13 +93,37 @@ def make_record(iteration: int, env_steps: int, step_size: float, first_return: 
     )
 
 
-def update_norm(theta: Params, before: Params) -> float:
-    """L2 norm of the change from ``before`` to ``theta``."""
-    return (flatten(theta) - flatten(before)).norm().item()
+class PostAdaptation(NamedTuple):
+    """The gradients at the adapted parameters and what their query rollout returned.
+
+    :param grads: ``{name: [T, *shape]}``, the gradient of each task's loss at its ``phi_i``.
+    :param returns: mean return of the query rollout's completed episodes, ``[T]``.
+    """
+
+    grads: Params
+    returns: torch.Tensor
+
+
+def post_adaptation_gradients(ppo: PPO, adapted: Params, tasks: TaskParams,
+                              generator: AnyGenerator) -> PostAdaptation:
+    """Per-task gradients of the PPO loss at the adapted parameters, on a fresh rollout of each.
+
+    :param ppo: the inner learner (its rollout size and loss).
+    :param adapted: the adapted stacked parameters ``{name: [T, *shape]}``.
+    :param tasks: the ``T`` tasks they were adapted to.
+    :param generator: random generator on the tasks' device.
+    """
+    cfg = ppo.config
+    params = {k: v.detach().clone().requires_grad_() for k, v in adapted.items()}
+    env = AutoResetEnv(ppo.family, tasks, cfg.num_envs, generator)
+    rollout, _ = collect(ppo.policy, params, env, env.reset(), cfg.num_steps, generator)
+    loss = ppo.loss(params, ppo.make_batch(params, rollout)).loss
+    grads = torch.autograd.grad(loss.sum(), list(params.values()))
+    return PostAdaptation(dict(zip(params, grads, strict=True)), rollout.mean_return)
 
 
 class PPOLearner:
-    """:class:`~metarl.inner_learner.InnerLearner` over batched PPO on ``ppo``'s family."""
+    """:class:`~metarl.meta.learner.QueryLearner` over batched PPO on ``ppo``'s family."""
 
     record_type = MetaRecord
 
@@ -128,9 +153,15 @@ class PPOLearner:
         result: AdaptResult = adapted.details
         return QueryGradients(post.grads, tasks.num_tasks * result.env_steps, post)
 
+    def evaluation_curve(self, theta: Params, tasks: TaskParams, steps: int, seed: int
+                         ) -> torch.Tensor:
+        """``[steps + 1, T]`` mean returns after k = 0..steps PPO updates
+        (:func:`adaptation_returns`), on the CPU."""
+        return adaptation_returns(self.ppo, theta, tasks, steps, seed).cpu()
+
     def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
-        """Mean return after ``steps`` PPO updates (higher is better)."""
-        return validation_return(self.ppo, theta, tasks, steps, seed)
+        """Mean return over ``tasks`` after ``steps`` PPO updates (higher is better)."""
+        return adaptation_returns(self.ppo, theta, tasks, steps, seed)[-1].nanmean().item()
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:

@@ -2,15 +2,10 @@
 
 ``theta <- theta + eps * mean_i(phi_i - theta)`` (Nichol, Achiam and Schulman 2018), with ``eps``
 constant or annealed linearly to 0, or the mean difference fed as a (negative) gradient to an outer
-optimizer (SGD with momentum, Adam). Which parameter groups are meta-learned is a choice: the
-others keep their initial value in theta.
-
-Parameter groups of :class:`metarl.agents.actor_critic.ActorCritic`:
-
-* ``body``: the actor's hidden layers;
-* ``head``: the actor's output layer;
-* ``log_std``: the Gaussian head's log-std (absent for Discrete actions);
-* ``value``: every critic layer.
+optimizer (SGD with momentum, Adam). Which parameters are meta-learned is a choice
+(:mod:`metarl.meta.groups`): the others keep their initial value in theta. First-order MAML
+(:mod:`metarl.meta.fomaml`) moves theta through the same :class:`ReptileOuter`, along minus its
+mean post-adaptation gradient.
 """
 
 from __future__ import annotations
@@ -21,27 +16,7 @@ import torch
 
 from metarl.agents.param_tree import Params
 
-GROUPS = ("body", "head", "log_std", "value")
 OUTER_OPTIMIZERS = ("none", "sgd", "adam")
-
-
-def group_of(name: str, num_hidden: int) -> str:
-    """The parameter group of parameter ``name`` of an actor-critic with ``num_hidden`` layers."""
-    if name == "log_std":
-        return "log_std"
-    prefix, layer, _ = name.split(".")
-    if prefix == "critic":
-        return "value"
-    return "head" if int(layer) == num_hidden else "body"
-
-
-def names_in_groups(theta: Params, groups: Iterable[str], num_hidden: int) -> list[str]:
-    """The names of ``theta``'s parameters that belong to ``groups`` (see the module docstring)."""
-    groups = list(groups)
-    unknown = [g for g in groups if g not in GROUPS]
-    if unknown:
-        raise ValueError(f"groups has {unknown[0]!r}; expected some of {', '.join(GROUPS)}")
-    return [k for k in theta if group_of(k, num_hidden) in groups]
 
 
 def reptile_delta(theta: Params, adapted: Params, names: Iterable[str] | None = None) -> Params:

@@ -1,17 +1,20 @@
-"""stable-baselines3 PPO from scratch on each held-out task: the ``sb3`` method of evaluation.
+"""stable-baselines3 PPO on one task at a time: the loop the SB3 inner learner and baseline share.
 
-A cross-check of metarl's own ``scratch`` row with the reference PPO implementation: for every test
-task, a fresh ``stable_baselines3.PPO`` with the run's architecture and inner PPO settings learns on
-``episodes`` copies of the task's Gymnasium env (``gym.make(family.gym_id, **task)``, or
-:func:`metarl.envs.gym_tasks.make_task_env`), with
-``episodes x num_steps`` samples per update, as metarl's adaptation. The return at k is the mean
-return of the episodes completed in the rollout collected after k updates. SB3 runs one task at a
-time on the CPU, so it is much slower than the batched methods.
+:func:`learn_task` runs a ``stable_baselines3.PPO`` model on ``num_envs`` monitored copies of one
+task's Gymnasium env (``gym.make(family.gym_id, **task)``, or
+:func:`metarl.envs.gym_tasks.make_task_env`) for a number of rollouts of ``num_envs x num_steps``
+steps, with the batched learner's settings (:func:`sb3_ppo_kwargs`), its separate log-std
+learning rate and its schedules, and returns the mean return of the episodes completed in each
+rollout. :func:`task_seeds` is the one rule that seeds task ``i`` of a batch.
+:func:`sb3_scratch_returns` is the ``sb3`` method of evaluation: a cross-check of metarl's own
+``scratch`` row with the reference PPO implementation, from SB3's own random initialisation.
+SB3 runs one task at a time on the CPU, so it is much slower than the batched methods.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -19,15 +22,17 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO as SB3PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPOConfig, anneal_fraction
 from metarl.agents.sb3 import ACTIVATION_MODULES
-from metarl.config import PolicyConfig
 from metarl.envs import TaskParams
 from metarl.envs.gym_tasks import make_task_env
+from metarl.envs.task_shard import AnyGenerator, TaskShard, shared
+from metarl.rl.config import PolicyConfig
 
 
 class RolloutReturns(BaseCallback):
@@ -153,6 +158,40 @@ def anneal_like_batched(model: SB3PPO, ppo: PPOConfig, updates: int, rollouts: i
     return model
 
 
+def task_seeds(generator: AnyGenerator, num_tasks: int) -> list[int]:
+    """The SB3 seeds of ``num_tasks`` tasks: ``base + i`` for task ``i`` of the whole batch, with
+    ``base`` drawn from ``generator`` (``i`` counts from a shard's start when a meta-batch is
+    split over processes)."""
+    start = generator.start if isinstance(generator, TaskShard) else 0
+    base = int(torch.randint(0, 2**30, (1,), generator=shared(generator)).item())
+    return [base + start + i for i in range(num_tasks)]
+
+
+def learn_task(make_model: Callable[[VecEnv], SB3PPO], family: Any, task: dict[str, Any],
+               ppo: PPOConfig, rollouts: int, updates: int | None = None,
+               subprocess: bool = False, logger: Logger | None = None
+               ) -> tuple[SB3PPO, list[float]]:
+    """``rollouts`` SB3 PPO iterations of the model ``make_model`` builds on ``ppo.num_envs``
+    copies of ``task``'s env (``SubprocVecEnv`` with ``subprocess``).
+
+    ``updates`` (default ``rollouts``) is the number of updates the learning-rate and clip
+    schedules span, as in the batched learner; the log-std gets its own learning rate; every
+    rollout after the first starts from fresh episodes with ``ppo.reset_every_iteration``.
+    Returns the model and the mean return of each rollout.
+    """
+    env = task_vec_env(family, task, ppo.num_envs, subprocess)
+    try:
+        model = split_log_std_lr(make_model(env), ppo)
+        anneal_like_batched(model, ppo, updates or rollouts, rollouts)
+        if logger is not None:
+            model.set_logger(logger)
+        returns = learn_rollouts(model, rollouts, ppo.num_envs * ppo.num_steps,
+                                 ppo.reset_every_iteration)
+    finally:
+        env.close()
+    return model, returns
+
+
 def sb3_scratch_returns(ppo: PPOConfig, policy: PolicyConfig, family: Any, tasks: TaskParams,
                         updates: int, seed: int) -> torch.Tensor:
     """``[updates + 1, T]`` mean returns of SB3 PPO from scratch after k = 0..updates updates.
@@ -162,20 +201,14 @@ def sb3_scratch_returns(ppo: PPOConfig, policy: PolicyConfig, family: Any, tasks
     :param family: the run's task family (its tasks' Gymnasium envs).
     :param tasks: the held-out tasks.
     :param updates: PPO updates K.
-    :param seed: evaluation seed (SB3's seed is derived from it and the task index).
+    :param seed: evaluation seed (the tasks' SB3 seeds come from it, :func:`task_seeds`).
     """
-    episodes = ppo.num_envs
-    kwargs = sb3_ppo_kwargs(ppo, policy, episodes)
-    out = torch.full((updates + 1, tasks.num_tasks), math.nan)
-    for i, task in enumerate(tasks.to_list()):
-        env = task_vec_env(family, task, episodes)
-        try:
-            task_seed = (seed * 100_003 + i) % 2**32  # numpy's seeds end at 2**32 - 1
-            model = split_log_std_lr(SB3PPO("MlpPolicy", env, seed=task_seed, device="cpu",
-                                            verbose=0, **kwargs), ppo)
-            anneal_like_batched(model, ppo, updates, updates + 1)
-            out[:, i] = torch.tensor(learn_rollouts(model, updates + 1, episodes * ppo.num_steps,
-                                                    ppo.reset_every_iteration))
-        finally:
-            env.close()
-    return out
+    kwargs = sb3_ppo_kwargs(ppo, policy, ppo.num_envs)
+    seeds = task_seeds(torch.Generator().manual_seed(seed), tasks.num_tasks)
+    columns = []
+    for task, task_seed in zip(tasks.to_list(), seeds, strict=True):
+        def make(env: VecEnv, task_seed: int = task_seed) -> SB3PPO:
+            return SB3PPO("MlpPolicy", env, seed=task_seed, device="cpu", verbose=0, **kwargs)
+
+        columns.append(learn_task(make, family, task, ppo, updates + 1, updates)[1])
+    return torch.tensor(columns).T

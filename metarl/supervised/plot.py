@@ -7,6 +7,7 @@ steps on those points (evaluation seed ``eval.seeds[0]``'s points, as in ``curve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -15,24 +16,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from metarl.components import build_sine_components
-from metarl.evaluate import read_settings
-from metarl.run_dir import RunDir
-from metarl.sine_config import SineEvalConfig, SineExperimentConfig
-from metarl.train import final_theta
+from metarl.agents.param_tree import Params
+from metarl.figures import LABELS, save_figure
+from metarl.supervised.config import SineEvalConfig, SineExperimentConfig
+from metarl.supervised.learner import build_sine_components
 
 TASKS_SHOWN = 3
 
 
-def plot_sine_fits(run: RunDir, tasks_shown: int = TASKS_SHOWN) -> Path:
-    """Draw ``plots/sine_fits.png`` from the run's checkpoints and evaluation settings."""
-    from metarl.plots import LABELS, save_figure
-
-    config = run.load_config()
-    assert isinstance(config, SineExperimentConfig)
-    settings = config.eval
-    if (run.eval / "eval.toml").exists():  # the last evaluation's (metarl evaluate may change them)
-        settings = read_settings(run.eval, SineEvalConfig)
+def plot_sine_fits(config: SineExperimentConfig, settings: SineEvalConfig,
+                   theta_of: Callable[[str], Params], directory: Path,
+                   tasks_shown: int = TASKS_SHOWN) -> Path:
+    """Draw ``directory/sine_fits.png`` for the evaluation ``settings`` of a run with ``config``;
+    ``theta_of(method)`` gives each trained method's last theta."""
     family, model, learner = build_sine_components(config)
     methods = [m for m in settings.methods if m != "scratch"]
     n = min(tasks_shown, settings.test_tasks)
@@ -46,7 +42,7 @@ def plot_sine_fits(run: RunDir, tasks_shown: int = TASKS_SHOWN) -> Path:
                              squeeze=False, sharex=True)
     grid_x, grid_y = family.grid(tasks, 200)
     for col, method in enumerate(methods):
-        theta = final_theta(run, method)
+        theta = theta_of(method)
         fits = {k: learner.learner.adapt(theta, x, y, k).params for k in steps}
         for row in range(n):
             ax = axes[row][col]
@@ -63,4 +59,4 @@ def plot_sine_fits(run: RunDir, tasks_shown: int = TASKS_SHOWN) -> Path:
             ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="upper right")
     fig.suptitle(f"Sine: {settings.shots}-shot adaptation on held-out tasks", fontsize=11)
-    return save_figure(fig, run.plots / "sine_fits.png")
+    return save_figure(fig, directory / "sine_fits.png")

@@ -1,7 +1,8 @@
-"""Multi-task pretraining: one policy trained by PPO on a mixture of training tasks.
+"""Multi-task pretraining of a policy: PPO on mixtures of training tasks.
 
-The baseline that meta-learning must beat: no adaptation during training, just one policy that
-does as well as it can on average over the task distribution. Every PPO iteration samples
+The baseline that meta-learning must beat (:mod:`metarl.meta.pretrainer`): no adaptation during
+training, just one policy that does as well as it can on average over the task distribution.
+Every PPO iteration samples
 ``meta_batch`` fresh training tasks, collects the same rollout per task as the inner learner, and
 updates the single policy on all of it, with minibatches of the inner learner's size (so the same
 number of gradient steps per sample). One "iteration" of this trainer is ``inner_iterations``
@@ -11,7 +12,6 @@ compared at equal samples, step for step.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -20,9 +20,9 @@ from metarl.agents.param_tree import Params, stack
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv
-from metarl.meta_train import MetaConfig, check_finite
-from metarl.network_trainer import NetworkTrainer
-from metarl.ppo_learner import MetaRecord, make_record, validation_return
+from metarl.meta.pretrainer import MixturePretrainer
+from metarl.meta.trainer import MetaConfig
+from metarl.rl.learner import MetaRecord, PPOLearner, make_record
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class PretrainConfig:
         return self.apply(config).replace(bound_coef=bound_coef)
 
 
-class Pretrainer(NetworkTrainer):
+class Pretrainer(MixturePretrainer):
     """PPO on a mixture of training tasks, resumable one (meta-iteration sized) step at a time.
 
     :param ppo: the inner learner whose rollout size and PPO settings are used.
@@ -83,21 +83,22 @@ class Pretrainer(NetworkTrainer):
     :param settings: the PPO settings that differ from the inner learner's.
     """
 
+    record_fields, record_unit = MetaRecord._fields, MetaRecord.unit
+
     def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0,
                  settings: PretrainConfig | None = None) -> None:
         settings = settings or PretrainConfig()
-        super().__init__(theta, config, seed, settings.learning_rate, ppo.config.adam_eps)
+        super().__init__(PPOLearner(ppo), theta, config, seed, settings.learning_rate,
+                         ppo.config.adam_eps)
         self.ppo = ppo
         cfg = ppo.config
         n = config.meta_batch  # the mixture's batch: n tasks' rollouts as one task's
         self.mixture = PPO(ppo.family, ppo.policy, settings.for_pretraining(cfg).replace(
             num_envs=cfg.num_envs * n, num_minibatches=cfg.num_minibatches * n))
-        self.val_tasks = ppo.family.tasks.sample(config.val_tasks, split="val",
-                                                 device=self.device)
 
-    record_fields, record_unit = MetaRecord._fields, MetaRecord.unit
-
-    def _ppo_iteration(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def mixture_step(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One PPO iteration on ``meta_batch`` fresh tasks' rollouts, merged as one task's;
+        returns the rollout's per-task mean return and the update's statistics."""
         cfg, n = self.ppo.config, self.config.meta_batch
         tasks = self.ppo.family.tasks.sample(n, self.task_gen, device=self.device)
         env = AutoResetEnv(self.ppo.family, tasks, cfg.num_envs, self.gen)
@@ -109,21 +110,12 @@ class Pretrainer(NetworkTrainer):
         self.samples += n * cfg.num_envs * cfg.num_steps
         return rollout.mean_return, stats
 
-    def step(self) -> MetaRecord:
-        """``inner_iterations`` PPO iterations on fresh task mixtures; raises on NaN or Inf."""
-        it = self.iteration + 1
-        before = {k: v.clone() for k, v in self.theta.items()}
-        returns, stats = [], []
-        for _ in range(self.config.inner_iterations):
-            mean_return, iteration_stats = self._ppo_iteration()
-            returns.append(mean_return)
-            stats.append(iteration_stats)
-        check_finite(self.params, f"pretraining iteration {it}")
-        self.iteration = it
-        val = math.nan
-        if self.config.validates_at(it):
-            val = validation_return(self.ppo, self.theta, self.val_tasks,
-                                    self.config.val_updates, self.seed + 2)
-        return make_record(it, self.samples, self.optimizer.lr, returns[0], returns[-1],
+    def make_record(self, iteration: int,
+                    steps: list[tuple[torch.Tensor, dict[str, torch.Tensor]]], val: float,
+                    before: Params) -> MetaRecord:
+        """Returns of the first and last mixtures' rollouts, PPO statistics, theta's change."""
+        returns = [r for r, _ in steps]
+        stats = [s for _, s in steps]
+        return make_record(iteration, self.samples, self.optimizer.lr, returns[0], returns[-1],
                            {k: torch.stack([s[k] for s in stats]) for k in stats[0]}, val,
                            self.theta, before)

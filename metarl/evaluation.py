@@ -1,0 +1,129 @@
+"""``metarl evaluate``: fast adaptation on held-out tasks, every method the same way, any problem.
+
+For each evaluation seed, each method's initialisation is adapted to every test task for
+k = 0..K inner updates, all tasks at once, by the problem's evaluation learner
+(:class:`~metarl.problem.Evaluator`), and its score after each k is recorded: the mean return of
+the episodes collected after k PPO updates, or the mean squared error after k SGD steps. Trained
+methods start from their evaluated checkpoint (the last, or the best on the validation tasks:
+:mod:`metarl.runs.selection`), ``scratch`` from a random initialisation per seed, and other
+baselines (``sb3``) as the problem runs them. Methods are evaluated with the same generator seed
+(common random numbers), so their differences are not sampling noise of the evaluation.
+
+Outputs in ``RUN/eval/``: ``curves.csv`` (``method,seed,task,k,<score>[,env_steps]``),
+``oracle.csv`` (``seed,task,iterations,return,env_steps``, when the problem has an oracle),
+``summary.csv`` and ``summary.md`` (mean and 95% confidence interval over tasks of the per-task
+mean over seeds), ``eval.toml`` (the evaluation settings used) and, when each trained method's
+checkpoint is chosen on the validation tasks, ``selection.csv`` (``method,iteration,k,return``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metarl.agents.param_tree import Params
+from metarl.config import TRAINED, resolve_device
+from metarl.problem import Evaluator
+from metarl.problems import problem_of
+from metarl.report.files import write_csv, write_settings
+from metarl.report.summary import SUMMARY_COLUMNS, curve_columns, curve_rows, summarize
+from metarl.report.summary import summary_markdown as markdown
+from metarl.runs.run_dir import RunDir
+from metarl.runs.selection import SELECTION_COLUMNS, Selection, select_checkpoint
+
+Row = dict[str, float | str | int]
+
+
+def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
+                 force: bool = True, quiet: bool = False) -> list[Row]:
+    """Evaluate a run's methods on its test tasks; writes ``eval/`` and returns the summary rows.
+
+    :param run: the run directory (its config gives the problem, network and inner settings).
+    :param settings: the evaluation settings (the config's ``eval`` section, or changed ones).
+    :param device: where to adapt (default: the run's device).
+    :param force: replace existing results in ``eval/``.
+    :param quiet: print nothing.
+    """
+    config = run.load_config()
+    device = device or resolve_device(config.run.device)
+    if (run.eval / "curves.csv").exists() and not force:
+        raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
+    evaluator = problem_of(config).evaluator(config, settings)
+    learner = evaluator.learner
+    tasks = learner.sample_tasks(settings.test_tasks, split=settings.split, device=device)
+    began = time.perf_counter()
+    selections = select_checkpoints(run, settings, evaluator, device)
+    trained = {m: {k: v.to(device) for k, v in s.theta.items()} for m, s in selections.items()}
+    rows: list[Row] = []
+    samples = evaluator.samples_per_update
+    for seed in settings.seeds:
+        for method in settings.methods:
+            if method in trained or method == "scratch":
+                theta = (trained[method] if method != "scratch"
+                         else evaluator.initial_theta(seed, device))
+                curve = learner.evaluation_curve(theta, tasks, settings.updates, seed)
+            else:
+                curve = evaluator.baseline_curve(method, tasks, settings.updates, seed)
+            evaluator.check_curve(method, seed, curve)
+            rows += curve_rows(method, seed, curve, evaluator.score, samples)
+    oracle = evaluator.oracle(tasks, device)
+    summary, text = write_results(run.eval, rows, oracle, evaluator,
+                                  [s.describe() for s in selections.values()])
+    if not quiet:
+        print(text)
+        print(f"evaluated in {time.perf_counter() - began:.0f} s; wrote {run.eval}/")
+    return summary
+
+
+def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device: torch.device
+                       ) -> dict[str, Selection]:
+    """The checkpoint of every trained method in ``settings.methods`` under the evaluator's
+    rule; with ``best_val``, scored on the first ``test_tasks`` validation tasks with the
+    evaluation's learner and first seed, and written to ``eval/selection.csv``."""
+    trained = [m for m in settings.methods if m in TRAINED]
+    rule = evaluator.checkpoint_rule
+    if rule == "last":
+        (run.eval / "selection.csv").unlink(missing_ok=True)  # an earlier best_val's scores
+        return {m: select_checkpoint(run, m, "last") for m in trained}
+    learner = evaluator.learner
+    val = learner.sample_tasks(settings.test_tasks, split="val", device=device)
+
+    def curve_of(theta: Params) -> torch.Tensor:
+        on_device = {k: v.to(device) for k, v in theta.items()}
+        return learner.evaluation_curve(on_device, val, settings.updates, settings.seeds[0])
+
+    selections = {m: select_checkpoint(run, m, rule, curve_of) for m in trained}
+    run.eval.mkdir(parents=True, exist_ok=True)
+    write_csv(run.eval / "selection.csv", SELECTION_COLUMNS,
+              [row for s in selections.values() for row in s.rows()])
+    return selections
+
+
+def write_results(directory: Path, curves: list[Row], oracle: list[Row], evaluator: Evaluator,
+                  checkpoints: Sequence[str] = ()) -> tuple[list[Row], str]:
+    """Write ``curves.csv``, ``oracle.csv``, ``summary.csv``, ``summary.md`` and ``eval.toml``.
+
+    :param checkpoints: one line per trained method: which checkpoint was evaluated.
+    Returns the summary rows and the Markdown table.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    score = evaluator.score
+    write_csv(directory / "curves.csv",
+              curve_columns(score, evaluator.samples_per_update is not None), curves)
+    if oracle:
+        write_csv(directory / "oracle.csv", tuple(oracle[0]), oracle)
+    else:
+        (directory / "oracle.csv").unlink(missing_ok=True)
+    summary = summarize(curves, value_key=score)
+    write_csv(directory / "summary.csv", SUMMARY_COLUMNS, summary)
+    style = evaluator.summary_style()
+    text = markdown(summary, style.title, style.ks, style.digits, oracle, style.threshold)
+    if checkpoints:
+        text += "\ncheckpoints evaluated:\n" + "".join(f"- {c}\n" for c in checkpoints)
+    (directory / "summary.md").write_text(text)
+    write_settings(directory, evaluator.settings)
+    return summary, text

@@ -1,0 +1,1 @@
+"""Reports of runs: statistics, summaries of adaptation curves, and plots, from CSV files."""

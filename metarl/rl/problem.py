@@ -1,0 +1,137 @@
+"""The RL problems: meta-RL on an environment family, with batched PPO or stable-baselines3 as
+the inner learner (``[ppo] inner``).
+
+Both read an :class:`~metarl.rl.config.ExperimentConfig`, train Reptile, first-order MAML and
+multi-task pretraining from the same initialisation, and score every method by the mean return
+after k inner PPO updates (:mod:`metarl.rl.evaluation`). :class:`SB3RL` differs in its inner
+learner (:class:`~metarl.rl.sb3.learner.SB3Learner`, Reptile only) and in what it can run: any
+Gymnasium env (``[env] family = "gym"``), without the batched baselines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from metarl.agents.ppo import PPO
+from metarl.config import parse_assignment
+from metarl.meta.distributed import Distributed
+from metarl.meta.learner import InnerLearner
+from metarl.meta.trainer import MetaTrainer, Trainer
+from metarl.problem import EvalOption, PlotLabels, Problem, initial_theta
+from metarl.rl.components import build_components, check_evaluation, check_pretraining
+from metarl.rl.config import GYM_FAMILY, EvalConfig, ExperimentConfig
+from metarl.rl.evaluation import RLEvaluator
+from metarl.rl.learner import PPOLearner
+from metarl.rl.pretrain import Pretrainer
+from metarl.rl.sb3.learner import SB3Learner
+
+GYM_NEEDS_SB3 = ("env.family='gym' has no batched dynamics: it needs ppo.inner = \"sb3\", "
+                 "eval.oracle_iterations = 0 and eval.methods among reptile, scratch, sb3")
+
+
+class BatchedRL(Problem):
+    """Meta-RL with the batched PPO inner learner (``[ppo] inner = "batched"``)."""
+
+    name = "rl"
+    label, article = "RL", "an"
+    config_type = ExperimentConfig
+    inner = "batched"
+    eval_options = (
+        EvalOption("episodes", {"type": int,
+                                "help": "episodes (envs per task) per update (RL runs)"}),
+        EvalOption("oracle_iterations", {"type": int, "help": "oracle PPO iterations (0: none)"}),
+        EvalOption("checkpoint", {"choices": ("last", "best_val"),
+                                  "help": "which checkpoint of each trained method to evaluate: "
+                                          "the last, or the best on the validation tasks "
+                                          "(RL runs)"}),
+        EvalOption("ppo", {"action": "append", "metavar": "KEY=VALUE",
+                           "help": "change a setting of the evaluation's inner learner (an "
+                                   "eval.ppo override, e.g. --ppo clip_schedule=[20,2.5]; RL "
+                                   "runs); repeatable"}),
+    )
+
+    def reads(self, data: dict[str, Any]) -> bool:
+        """Every config that no other problem reads is an RL config."""
+        return True
+
+    def describes(self, config: Any) -> bool:
+        """An RL config whose ``ppo.inner`` is this problem's."""
+        return isinstance(config, ExperimentConfig) and config.ppo.inner == self.inner
+
+    def validate(self, config: ExperimentConfig) -> None:
+        """A ``gym`` family has no batched dynamics."""
+        if config.env.family == GYM_FAMILY:
+            raise ValueError(GYM_NEEDS_SB3)
+
+    def learner(self, ppo: PPO) -> InnerLearner:
+        """The inner learner over ``ppo``'s family and policy."""
+        return PPOLearner(ppo)
+
+    def check(self, config: ExperimentConfig, evaluate: bool) -> None:
+        """The family, policy and PPO build; pretraining's and the evaluation's settings fit
+        the family."""
+        family = build_components(config).family
+        check_pretraining(config, family)
+        if evaluate:
+            check_evaluation(config, family)
+
+    def trainer(self, method: str, config: ExperimentConfig, device: torch.device,
+                dist: Distributed | None = None) -> Trainer:
+        """Reptile or first-order MAML over :meth:`learner`, or multi-task pretraining."""
+        _, policy, ppo = build_components(config)
+        theta = initial_theta(policy, config.run.seed, device)
+        if method == "pretrain":
+            return Pretrainer(ppo, theta, config.meta, config.run.seed, config.pretrain)
+        return MetaTrainer(self.learner(ppo), theta, config.meta, config.run.seed,
+                           algorithm=method, fomaml=config.fomaml, dist=dist)
+
+    def evaluator(self, config: ExperimentConfig, settings: EvalConfig) -> RLEvaluator:
+        """Returns after k updates of the evaluation's inner learner."""
+        family, policy, _ = build_components(config)
+        check_evaluation(config, family, settings)
+        ppo = PPO(family, policy, settings.inner(config.ppo))
+        return RLEvaluator(self.learner(ppo), settings, config, ppo)
+
+    def eval_settings(self, config: ExperimentConfig, changes: dict[str, Any]) -> EvalConfig:
+        """``--ppo KEY=VALUE`` items go on top of the run's own ``eval.ppo`` overrides; a bad
+        one, or a bad ``--episodes``, fails before anything runs."""
+        items = changes.pop("ppo", None) or []
+        inner = dict(parse_assignment(item, "--ppo") for item in items)
+        if inner:
+            changes["ppo"] = {**config.eval.ppo, **inner}
+        settings = super().eval_settings(config, changes)
+        settings.inner(config.ppo)
+        return settings
+
+    def plot_labels(self, config: ExperimentConfig) -> PlotLabels:
+        """Returns against PPO updates."""
+        n = config.meta.val_updates
+        return PlotLabels(config.env.gym_id or config.env.family,
+                          "inner PPO updates k on the new task",
+                          "mean episode return after k updates", "val_return",
+                          f"mean return after {n} inner update{'s' if n != 1 else ''}")
+
+
+class SB3RL(BatchedRL):
+    """Meta-RL with stable-baselines3 PPO as the inner learner (``[ppo] inner = "sb3"``):
+    Reptile only, and any Gymnasium env."""
+
+    name = "rl-sb3"
+    inner = "sb3"
+
+    def validate(self, config: ExperimentConfig) -> None:
+        """First-order MAML needs per-task gradients; a ``gym`` family has no batched
+        dynamics for pretraining or the oracle."""
+        methods = config.eval.methods
+        if "fomaml" in methods:
+            raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
+                             "(the SB3 inner learner supports Reptile)")
+        if config.env.family == GYM_FAMILY and ("pretrain" in methods
+                                                or config.eval.oracle_iterations):
+            raise ValueError(GYM_NEEDS_SB3)
+
+    def learner(self, ppo: PPO) -> InnerLearner:
+        """stable-baselines3 PPO, task by task."""
+        return SB3Learner(ppo)

@@ -1,0 +1,1 @@
+"""Few-shot supervised regression problems (sine waves) over the same outer loop."""

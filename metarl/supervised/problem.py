@@ -1,0 +1,72 @@
+"""The regression problem: Reptile over batched SGD (or Adam) on few-shot regression tasks
+(``[env] family = "Sine"``), scored by the mean squared error after k inner steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metarl.agents.param_tree import Params
+from metarl.meta.distributed import Distributed
+from metarl.meta.trainer import MetaTrainer, Trainer
+from metarl.problem import EvalOption, PlotLabels, Problem, initial_theta
+from metarl.supervised.config import SineEvalConfig, SineExperimentConfig, is_sine
+from metarl.supervised.evaluation import RegressionEvaluator
+from metarl.supervised.learner import build_sine_components
+from metarl.supervised.plot import plot_sine_fits
+from metarl.supervised.pretrain import RegressionPretrainer
+
+
+class Regression(Problem):
+    """Few-shot sine regression (Finn et al. 2017; Nichol et al. 2018)."""
+
+    name = "regression"
+    label = "Sine"
+    config_type = SineExperimentConfig
+    eval_options = (EvalOption("shots", {"type": int,
+                                         "help": "support points per task (Sine runs)"}),)
+
+    def reads(self, data: dict[str, Any]) -> bool:
+        """``[env] family = "Sine"``."""
+        return is_sine(data)
+
+    def describes(self, config: Any) -> bool:
+        """A sine config."""
+        return isinstance(config, SineExperimentConfig)
+
+    def check(self, config: SineExperimentConfig, evaluate: bool) -> None:
+        """The family, regressor and inner learner build."""
+        build_sine_components(config)
+
+    def trainer(self, method: str, config: SineExperimentConfig, device: torch.device,
+                dist: Distributed | None = None) -> Trainer:
+        """Reptile or first-order MAML over the regression learner, or pretraining."""
+        _, model, learner = build_sine_components(config)
+        start = initial_theta(model, config.run.seed, device)
+        if method == "pretrain":
+            return RegressionPretrainer(learner, start, config.meta, config.run.seed,
+                                        config.pretrain.learning_rate)
+        return MetaTrainer(learner, start, config.meta, config.run.seed, algorithm=method,
+                           fomaml=config.fomaml, dist=dist)
+
+    def evaluator(self, config: SineExperimentConfig, settings: SineEvalConfig
+                  ) -> RegressionEvaluator:
+        """Errors after k steps from ``settings.shots`` points."""
+        return RegressionEvaluator(config, settings)
+
+    def plot_labels(self, config: SineExperimentConfig) -> PlotLabels:
+        """Errors, on a log scale, against optimizer steps."""
+        n = config.meta.val_updates
+        optimizer = "SGD" if config.inner.optimizer == "sgd" else "Adam"
+        return PlotLabels(config.env.family, f"inner {optimizer} steps k on the new task",
+                          "mean squared error after k steps (log scale)", "val_loss",
+                          f"mean squared error after {n} inner step{'s' if n != 1 else ''} "
+                          f"from {config.eval.shots} points", log=True)
+
+    def extra_plots(self, config: SineExperimentConfig, settings: Callable[[], SineEvalConfig],
+                    theta_of: Callable[[str], Params], directory: Path) -> list[Path]:
+        """``sine_fits.png``: predictions before and after adaptation."""
+        return [plot_sine_fits(config, settings(), theta_of, directory)]
