@@ -75,7 +75,7 @@ class PPOConfig:
     :param adam_eps: Adam's epsilon.
     :param inner: the implementation meta-training and evaluation adapt with: ``"batched"``
         (this module, all tasks at once) or ``"sb3"`` (stable-baselines3 PPO, task by task,
-        through the family's Gymnasium id; :mod:`metarl.sb3_learner`).
+        through the family's Gymnasium id; :mod:`metarl.rl.sb3.learner`).
     """
 
     num_envs: int = 20

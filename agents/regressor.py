@@ -3,7 +3,7 @@
 ``forward(params, x)`` takes stacked parameters ``{name: [T, ...]}`` and inputs ``[T, N, in_dim]``
 and runs all ``T`` networks in one batched matmul per layer. Parameters are named
 ``layers.<i>.weight`` and ``layers.<i>.bias``; the last layer is the ``head`` group of
-:mod:`metarl.reptile`, the others the ``body``. Initialisation is ``torch.nn.Linear``'s.
+:mod:`metarl.meta.groups`, the others the ``body``. Initialisation is ``torch.nn.Linear``'s.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ every task; here the policy that multi-task pretraining finds still balances man
 both directions (its action switches twice along the cart's velocity, so one switch or the other
 holds the velocity whichever way the pushes go), but fails on many others, and Reptile's
 initialisation is the one that reaches CartPole-v1's threshold within 10 updates (after 8,
-three training seeds pooled; README, "CartPoleDirection").
+three training seeds pooled; experiments/results/RESULTS.md, "CartPoleDirection").
 
 ## Task parameters
 

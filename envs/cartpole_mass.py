@@ -14,7 +14,8 @@ At the default parameters the dynamics equal ``gymnasium.envs.classic_control.Ca
 
 ``total_mass`` and ``polemass_length`` are derived from these inside every step. The ranges are
 wide enough that a policy trained at the defaults fails on a measurable share of sampled tasks
-(``experiments/cartpole_mass_ranges.py`` measures it; the README reports the figure).
+(``experiments/diagnostics/cartpole_mass_ranges.py`` measures it;
+``experiments/results/RESULTS.md`` reports the figure).
 
 ## Observation
 

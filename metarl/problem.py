@@ -35,8 +35,7 @@ from metarl.meta.trainer import MetaConfig, Trainer
 
 
 class Config(Protocol):
-    """What every problem's config has (:class:`metarl.rl.config.ExperimentConfig`,
-    :class:`metarl.supervised.config.SineExperimentConfig`)."""
+    """What every problem's config dataclass has (its :attr:`Problem.config_type`)."""
 
     run: RunConfig
     meta: MetaConfig

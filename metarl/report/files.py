@@ -42,7 +42,7 @@ def write_settings(directory: Path, settings: Any) -> None:
 
 def read_settings(directory: Path, kind: type[SettingsT]) -> SettingsT:
     """The evaluation settings :func:`write_settings` recorded in ``directory/eval.toml``, as a
-    ``kind`` dataclass (``EvalConfig``, ``SineEvalConfig``)."""
+    ``kind`` dataclass (the ``[eval]`` section of the run's problem)."""
     path = directory / "eval.toml"
     if not path.is_file():
         raise ValueError(f"{path} does not exist: evaluate the run first")

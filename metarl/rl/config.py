@@ -102,7 +102,7 @@ class EvalConfig:
         task with the ``[pretrain]`` settings (0: no oracle).
     :param checkpoint: which checkpoint of each trained method is evaluated: ``last``, or
         ``best_val``, the one whose mean return over k = 1..K on ``test_tasks`` validation tasks
-        is highest (:mod:`metarl.checkpoint_selection`; with ``split = "test"`` only).
+        is highest (:mod:`metarl.runs.selection`; with ``split = "test"`` only).
     :param ppo: the evaluation's inner learner where it differs from the ``[ppo]`` section
         meta-training uses: ``{setting: value}`` overrides of ``[ppo]`` (a ``[eval.ppo]`` table),
         used for every method's adaptation on the test tasks and for ``best_val``'s scores;

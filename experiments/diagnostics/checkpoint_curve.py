@@ -4,8 +4,8 @@ For each checkpoint of a method (``checkpoints/<method>/iter_*.pt``), adapts its
 family's validation tasks (or test tasks) for k = 0..K inner updates with the run's inner learner
 and prints the mean return after each k, averaged over the tasks and the evaluation seeds.
 
-Usage: ``python experiments/checkpoint_curve.py runs/navigation2d_quick [--method reptile]
-[--split val] [--tasks 40] [--updates 3] [--episodes 40] [--seeds 0 1]``
+Usage: ``python experiments/diagnostics/checkpoint_curve.py runs/navigation2d_quick
+[--method reptile] [--split val] [--tasks 40] [--updates 3] [--episodes 40] [--seeds 0 1]``
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ action for a discrete action space, the mean action for a Box one. Then it runs 
 (most likely action every step) per task given with ``--task``, from the state every start-state
 dimension at ``--start``, and prints its length and its first actions.
 
-    python experiments/action_profile.py runs/cartpole_direction --method pretrain --dim 1 \\
-        --task direction=1 --task direction=-1
+    python experiments/diagnostics/action_profile.py runs/cartpole_direction --method pretrain \\
+        --dim 1 --task direction=1 --task direction=-1
 """
 
 from __future__ import annotations

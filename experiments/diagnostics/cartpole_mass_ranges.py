@@ -5,8 +5,8 @@ Trains stable-baselines3 PPO with the rl-baselines3-zoo CartPole settings at the
 reports the share of tasks on which it fails (mean return below CartPole-v1's threshold of 475),
 overall and by parameter.
 
-Usage: ``python experiments/cartpole_mass_ranges.py [--steps 100000] [--tasks 200] [--seed 0]
-[--range FIELD LOW HIGH ...]``
+Usage: ``python experiments/diagnostics/cartpole_mass_ranges.py [--steps 100000] [--tasks 200]
+[--seed 0] [--range FIELD LOW HIGH ...]``
 """
 
 from __future__ import annotations

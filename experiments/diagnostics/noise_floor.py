@@ -4,7 +4,8 @@ The evaluated return is the stochastic policy's. This script gives the policy th
 (the clipped step straight to its goal, which it cannot know without adapting) and a fixed std,
 and reports the mean return over the held-out goals: the floor set by exploration noise alone.
 
-Usage: ``python experiments/noise_floor.py [--log-std -1 -2 -2.5 -3 -4] [--episodes 200]``
+Usage: ``python experiments/diagnostics/noise_floor.py [--log-std -1 -2 -2.5 -3 -4]
+[--episodes 200]``
 """
 
 from __future__ import annotations

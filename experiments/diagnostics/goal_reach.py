@@ -12,7 +12,7 @@ knows: the least-squares fit of how far it goes along the goal direction (absolu
 the goal's distance, ``length = a * |goal| + b`` (``a = 1, b = 0``: it walks exactly as far as its
 goal; ``a = 0``: the same length whatever the goal's distance, only the direction was learned).
 
-Usage: ``python experiments/goal_reach.py runs/navigation2d_quick [--method reptile]
+Usage: ``python experiments/diagnostics/goal_reach.py runs/navigation2d_quick [--method reptile]
 [--split val] [--tasks 40] [--updates 3] [--episodes 20] [--seed 0] [--set ppo.clip_coef=10 ...]``
 """
 

@@ -10,7 +10,7 @@ with the exploration noise of ``--log-std`` added to compare like with like (the
 is the stochastic policy's). The last rows walk to the goal itself (direction and distance known)
 and stay at the origin.
 
-Usage: ``python experiments/direction_ceiling.py [--radii 0.2 0.25 ...] [--log-std -2.5]
+Usage: ``python experiments/diagnostics/direction_ceiling.py [--radii 0.2 0.25 ...] [--log-std -2.5]
 [--episodes 200]``
 """
 

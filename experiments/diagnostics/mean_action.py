@@ -6,7 +6,7 @@ learner, as in evaluation) and reports, after each k, the mean return of the sto
 to -12), and the mean log-std. When the two returns are close, the mean action is what is left to
 improve; when the mean action scores much better, the noise is.
 
-Usage: ``python experiments/mean_action.py runs/navigation2d_quick [--method reptile]
+Usage: ``python experiments/diagnostics/mean_action.py runs/navigation2d_quick [--method reptile]
 [--split val] [--tasks 40] [--updates 3] [--episodes 20] [--seed 0]``
 """
 

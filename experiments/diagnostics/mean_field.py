@@ -8,8 +8,8 @@ from drifting far past it; an adaptation must then undo the excess before the ag
 out there. With ``--selection``, each checkpoint's validation returns after k = 1..K updates from
 ``eval/selection.csv`` (written by ``metarl evaluate --checkpoint best_val``) are printed beside.
 
-Usage: ``python experiments/mean_field.py runs/navigation2d_seeds/seed_0 [--method reptile]
-[--selection]``
+Usage: ``python experiments/diagnostics/mean_field.py runs/navigation2d_seeds/seed_0
+[--method reptile] [--selection]``
 """
 
 from __future__ import annotations
