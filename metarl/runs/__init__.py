@@ -1,0 +1,2 @@
+"""Run directories: their layout, checkpoints, the metrics log, checkpoint selection and the
+progress bar of training."""

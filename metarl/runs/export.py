@@ -1,0 +1,63 @@
+"""A trained policy out of a run: its actor-critic and theta, or a stable-baselines3 ``PPO``.
+
+``to_sb3(source, env)`` takes a run directory (a trained method's newest checkpoint), a checkpoint
+file or a theta, and builds a ``stable_baselines3.PPO`` whose policy acts as ours
+(:mod:`metarl.agents.sb3`), so that a meta-learned initialisation can be fine-tuned with plain SB3
+on any Gymnasium env.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3 import PPO as SB3PPO
+
+from metarl.agents import sb3
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.param_tree import Params
+from metarl.problems import config_from_dict
+from metarl.rl.config import ExperimentConfig
+from metarl.runs.checkpoint import latest_checkpoint, load_checkpoint
+
+
+def load_policy(source: Params | str | Path, method: str = "reptile",
+                activation: str | None = None) -> tuple[ActorCritic, Params]:
+    """The policy and theta of a run directory (``method``'s newest checkpoint), a checkpoint
+    file, or a theta (with ``activation``, default ``tanh``; run directories and checkpoints
+    carry their own)."""
+    if isinstance(source, dict):
+        theta = {k: v.detach().cpu() for k, v in source.items()}
+        return sb3.policy_from_theta(theta, activation or "tanh"), theta
+    path = Path(source)
+    if path.is_dir():
+        found = latest_checkpoint(path / "checkpoints" / method)
+        if found is None:
+            raise ValueError(f"{path} has no checkpoint of method {method!r}")
+        path = found
+    if not path.is_file():
+        raise ValueError(f"source={str(source)!r} is neither a run directory nor a checkpoint")
+    state = load_checkpoint(path)
+    config = config_from_dict(state["config"])
+    if not isinstance(config, ExperimentConfig):
+        raise ValueError(f"{path} is a {config.env.family} regression checkpoint, not a policy")
+    theta = {k: v.cpu() for k, v in state["theta"].items()}
+    return sb3.policy_from_theta(theta, activation or config.policy.activation), theta
+
+
+def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: str = "reptile",
+           activation: str | None = None, **ppo_kwargs: Any) -> SB3PPO:
+    """A ``stable_baselines3.PPO`` on ``env`` initialised with a meta-learned policy.
+
+    :param source: a run directory, a checkpoint file or a theta ``{name: tensor}``.
+    :param env: a Gymnasium env, a vectorized SB3 env or an env id, as ``PPO`` accepts.
+    :param method: which trained method of a run directory (``reptile``, ``fomaml``,
+        ``pretrain``).
+    :param activation: the hidden activation of a bare theta (run directories and checkpoints
+        carry their own).
+    :param ppo_kwargs: passed to ``stable_baselines3.PPO`` (``learning_rate``, ``n_steps``, ...);
+        ``policy_kwargs`` may not change the architecture.
+    """
+    policy, theta = load_policy(source, method, activation)
+    return sb3.to_sb3(theta, env, activation=policy.activation, **ppo_kwargs)

@@ -1,0 +1,70 @@
+"""``metrics.csv``: one row per trained method and meta-iteration (and TensorBoard events).
+
+The columns are ``method``, the fields of the method's records (:class:`~metarl.meta.learner.Record`)
+and ``wall_time_s``. With the ``tensorboard`` extra installed, every number also goes to
+``tensorboard/<method>/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from typing import Any
+
+from metarl.meta.learner import Record
+from metarl.report.files import read_csv
+from metarl.runs.run_dir import RunDir
+
+try:
+    from torch.utils.tensorboard import SummaryWriter
+except ImportError:  # the tensorboard extra is not installed
+    SummaryWriter = None
+
+
+class MetricsLog:
+    """Appends one row per meta-iteration to ``metrics.csv`` (and TensorBoard when installed).
+
+    :param run: the run directory.
+    :param method: the trained method the rows belong to.
+    :param resume_from: the iteration training continues from: this method's rows after it
+        (left by a run stopped after its last checkpoint) are dropped, to be recomputed
+        identically.
+    :param fields: the record's fields (the columns between ``method`` and ``wall_time_s``).
+    """
+
+    def __init__(self, run: RunDir, method: str, fields: tuple[str, ...],
+                 resume_from: int = 0) -> None:
+        self.path, self.method = run.metrics, method
+        self.columns = ("method", *fields, "wall_time_s")
+        if self.path.exists():
+            rows = read_csv(self.path)
+            keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
+            if len(keep) != len(rows):
+                self._write(keep, "w")
+        else:
+            self._write([], "w")
+        self.writer: Any = None
+        if SummaryWriter is not None:
+            self.writer = SummaryWriter(str(run.tensorboard(method)))
+
+    def _write(self, rows: list[dict[str, Any]], mode: str) -> None:
+        with self.path.open(mode, newline="") as f:
+            out = csv.DictWriter(f, self.columns)
+            if mode == "w":
+                out.writeheader()
+            out.writerows(rows)
+
+    def append(self, record: Record, wall_time: float) -> None:
+        """Add one row."""
+        row = {"method": self.method, **record._asdict(), "wall_time_s": round(wall_time, 3)}
+        self._write([row], "a")
+        if self.writer is not None:
+            for key, value in record._asdict().items():
+                if key != "iteration" and not (isinstance(value, float) and math.isnan(value)):
+                    self.writer.add_scalar(f"{self.method}/{key}", value, record.iteration)
+            self.writer.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer."""
+        if self.writer is not None:
+            self.writer.close()
