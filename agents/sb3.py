@@ -80,6 +80,9 @@ def to_sb3(theta: Params, env: gym.Env[Any, Any] | Any, activation: str = "tanh"
     :param ppo_kwargs: passed to ``stable_baselines3.PPO`` (``learning_rate``, ``n_steps``, ...);
         ``policy_kwargs`` may not change the architecture.
     """
+    if not isinstance(theta, dict):
+        raise TypeError(f"to_sb3 takes a theta dict, not a {type(theta).__name__}; "
+                        "metarl.to_sb3 also reads a run directory or a checkpoint file")
     theta = {k: v.detach().cpu() for k, v in theta.items()}
     policy = policy_from_theta(theta, activation)
     policy_kwargs = {"net_arch": {"pi": list(policy.hidden), "vf": list(policy.hidden)},

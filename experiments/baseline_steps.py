@@ -67,7 +67,8 @@ def returns_of(run: RunDir, method: str, ppo: PPO, tasks: TaskParams, reset_log_
     for seed in seeds:
         theta = start(run, method, ppo.policy, seed, reset_log_std)
         returns = adaptation_returns(ppo, theta, tasks, updates, seed)
-        rows += curve_rows(method, seed, returns, ppo.config.num_envs * ppo.config.num_steps)
+        rows += curve_rows(method, seed, returns, "return",
+                           ppo.config.num_envs * ppo.config.num_steps)
     return rows
 
 

@@ -15,7 +15,6 @@ These are the ``metarl train / evaluate / plot`` commands without the command li
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,14 @@ from metarl.envs.sine import SineRegression
 from metarl.evaluation import evaluate_run
 from metarl.plotting import plot_run
 from metarl.problem import Config
-from metarl.problems import PROBLEMS, config_from_dict, load_config, problem_of
+from metarl.problems import (
+    PROBLEMS,
+    config_from_dict,
+    eval_options,
+    eval_settings,
+    load_config,
+    problem_of,
+)
 from metarl.runs.export import load_policy, to_sb3
 from metarl.runs.run_dir import RunDir
 from metarl.training import train_run
@@ -72,13 +78,16 @@ def evaluate(run: RunDir | str | Path, device: str | None = None, quiet: bool = 
     :param device: torch device (default: the run's).
     :param quiet: print no table.
     :param changes: evaluation settings that differ from the run's ``[eval]`` section
-        (``methods``, ``updates``, ``seeds``, ``test_tasks``, ``split``, ``episodes``,
-        ``checkpoint``, ``ppo``, ``shots``, ...).
+        (``methods``, ``updates``, ``seeds``, ``test_tasks``, ``split``; for RL runs
+        ``episodes``, ``oracle_iterations``, ``checkpoint``, and ``ppo``, whose settings go on
+        top of the run's ``[eval.ppo]`` as ``--ppo`` does; for sine runs ``shots``, ...).
     :returns: the summary rows (method, k, mean, ci95, tasks, seeds).
     """
     run = _run_dir(run)
     config = run.load_config()
-    settings = dataclasses.replace(config.eval, **changes)
+    own = {o.name for o in eval_options()}
+    settings = eval_settings(config, {k: v for k, v in changes.items() if k not in own},
+                             {k: v for k, v in changes.items() if k in own}, run.path)
     return evaluate_run(run, settings, device=resolve_device(device, "device") if device else None,
                         force=True, quiet=quiet)
 

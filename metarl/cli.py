@@ -110,7 +110,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     changes = {"methods": tuple(args.methods) if args.methods else None, "updates": args.k,
                "seeds": tuple(args.seeds) if args.seeds else None,
                "test_tasks": args.tasks, "split": args.split}
-    options = {o.name: getattr(args, o.name) for o in eval_options()}
+    options = {o.name: o.parse(value) if o.parse and value is not None else value
+               for o in eval_options() for value in [getattr(args, o.name)]}
     settings = eval_settings(config, changes, options, run.path)
     device = resolve_device(args.device, "--device") if args.device else None
     evaluate_run(run, settings, device=device, force=args.force, quiet=args.quiet)

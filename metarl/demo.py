@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
+from matplotlib.patches import Rectangle
 
 from metarl.envs import FAMILIES, Navigation2D
+from metarl.figures import new_figure, save_figure
 from metarl.report.stats import mean_ci95
 from metarl.rl.random_policy import random_rollout
 
@@ -49,18 +48,16 @@ def run_demo(out: Path, seed: int = 0, num_envs: int = 20,
 
 def plot_navigation(positions: torch.Tensor, goals: torch.Tensor, path: Path) -> None:
     """Plot trajectories ``[H + 1, N, 2]`` of ``N`` tasks and their goals ``[N, 2]`` to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    colors = plt.get_cmap("tab10")
+    fig = new_figure(figsize=(5, 5))
+    ax = fig.subplots()
+    colors = matplotlib.colormaps["tab10"]
     for i in range(goals.shape[0]):
         ax.plot(positions[:, i, 0], positions[:, i, 1], lw=1, color=colors(i), alpha=0.8)
         ax.plot(*goals[i].tolist(), marker="*", ms=12, color=colors(i), mec="black")
     ax.plot(0, 0, marker="o", color="black")
-    ax.add_patch(plt.Rectangle((-0.5, -0.5), 1, 1, fill=False, ls="--", color="grey"))
+    ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ls="--", color="grey"))
     ax.set_title("Navigation2D: random policy on 8 held-out goals (stars)")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_aspect("equal")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

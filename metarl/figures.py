@@ -1,13 +1,13 @@
-"""What every plot of metarl shares: each method's label and colour, and how a figure is saved."""
+"""What every plot of metarl shares: each method's label and colour, and how a figure is made
+and saved. Figures are ``matplotlib.figure.Figure`` objects drawn without pyplot, so plotting
+neither needs nor changes the backend of a notebook or script that imports metarl."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 LABELS = {
     "reptile": "Reptile",
@@ -19,10 +19,14 @@ LABELS = {
 COLORS = {"reptile": "C0", "fomaml": "C1", "pretrain": "C2", "scratch": "C7", "sb3": "C4"}
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
-    """Write ``fig`` to ``path`` (creating its directory) and close it."""
+def new_figure(**kwargs: Any) -> Figure:
+    """A figure outside pyplot (``figsize`` and the other ``Figure`` arguments)."""
+    return Figure(**kwargs)
+
+
+def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
+    """Lay out ``fig`` and write it to ``path`` (creating its directory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=dpi)
     return path

@@ -51,10 +51,12 @@ class EvalOption(NamedTuple):
 
     :param name: the evaluation setting it changes (``--episodes``: ``episodes``).
     :param kwargs: ``argparse`` keyword arguments (``type``, ``help``, ...).
+    :param parse: turns the command line's value into the setting's (``None``: as given).
     """
 
     name: str
     kwargs: dict[str, Any]
+    parse: Callable[[Any], Any] | None = None
 
     @property
     def flag(self) -> str:
@@ -191,8 +193,13 @@ class Problem(ABC):
         use."""
 
     def eval_settings(self, config: Any, changes: dict[str, Any]) -> Any:
-        """The config's evaluation settings with ``changes`` (``None`` values ignored) from the
-        command line; ``ValueError`` for a bad one."""
+        """The config's evaluation settings with ``changes`` (``None`` values ignored);
+        ``ValueError`` for a bad one."""
+        known = [f.name for f in dataclasses.fields(config.eval)]
+        for name in changes:
+            if name not in known:
+                raise ValueError(f"{name} is not an evaluation setting of {self.article} "
+                                 f"{self.label} run; eval has {', '.join(known)}")
         return dataclasses.replace(config.eval,
                                    **{k: v for k, v in changes.items() if v is not None})
 

@@ -39,6 +39,20 @@ def config_from_dict(data: dict[str, Any]) -> Any:
     return config
 
 
+def check_config(config: Any, evaluate: bool = True) -> None:
+    """Before any work: the problem's checks of a config (:meth:`~metarl.problem.Problem.validate`,
+    as at loading, for configs built in code too, then :meth:`~metarl.problem.Problem.check`),
+    each a one-line :class:`ConfigError`."""
+    problem = problem_of(config)
+    try:
+        problem.validate(config)
+        problem.check(config, evaluate)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def load_config(path: Path, overrides: list[str] | None = None) -> Config:
     """Read a TOML config and apply ``section.key=value`` overrides; validate everything.
 

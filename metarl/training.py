@@ -30,7 +30,7 @@ from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.plotting import plot_run
 from metarl.problem import Config
-from metarl.problems import problem_of
+from metarl.problems import check_config, problem_of
 from metarl.runs.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
@@ -174,7 +174,7 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
     # before the run directory is written: a bad setting stops the command with its one-line
     # error and leaves nothing behind
-    problem_of(config).check(config, evaluate)
+    check_config(config, evaluate)
     if dist is None:
         run = prepare_run_dir(out, config, resume, force)
     else:

@@ -15,7 +15,8 @@ from metarl.rl.problem import SB3RL, BatchedRL
 from metarl.supervised.problem import Regression
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted(p for folder in ("metarl", "envs", "agents") for p in (ROOT / folder).rglob("*.py"))
+SOURCES = sorted(p for folder in ("metarl", "envs", "agents")
+                 for p in (ROOT / folder).rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -61,6 +61,7 @@ class Record(Protocol):
         """Samples so far, the training score and the validation score, for the progress bar."""
 
 
+@runtime_checkable
 class InnerLearner(Protocol):
     """What :class:`metarl.meta.trainer.MetaTrainer` drives for Reptile (see the module
     docstring)."""

@@ -193,6 +193,10 @@ class MetaTrainer:
         if dist is not None and config.meta_batch < dist.world_size:
             raise ValueError(f"meta.meta_batch={config.meta_batch} is smaller than the "
                              f"{dist.world_size} processes: every process needs a task")
+        if not isinstance(learner, InnerLearner):
+            raise TypeError(f"learner must be an inner learner (metarl.meta.learner."
+                            f"InnerLearner), not a {type(learner).__name__}; wrap a PPO in "
+                            f"metarl.rl.learner.PPOLearner")
         if algorithm == "fomaml" and not isinstance(learner, QueryLearner):
             raise ValueError(f"first-order MAML needs a learner that measures query gradients; "
                              f"{type(learner).__name__} supports Reptile only")

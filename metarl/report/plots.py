@@ -13,13 +13,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from metarl.config import read_toml
-from metarl.figures import COLORS, LABELS, save_figure
+from metarl.figures import COLORS, LABELS, new_figure, save_figure
 from metarl.report.files import read_csv
 from metarl.report.stats import mean_ci95
 
@@ -32,7 +27,8 @@ def plot_adaptation(eval_dir: Path, path: Path, family: str,
     oracle's level, from the evaluation files in ``eval_dir``; ``log`` draws the score on a
     log scale. Written to ``path``."""
     summary = read_csv(eval_dir / "summary.csv")
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = new_figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     n_tasks = n_seeds = 0
     for method in dict.fromkeys(r["method"] for r in summary):
         rows = sorted((r for r in summary if r["method"] == method), key=lambda r: int(r["k"]))
@@ -71,7 +67,8 @@ def plot_meta_training(metrics: Path, path: Path, family: str, column: str = "va
     """Validation score (``column`` of the ``metrics`` CSV) against meta-iteration, one line per
     trained method; ``log`` draws it on a log scale. Written to ``path``."""
     rows = read_csv(metrics)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = new_figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     for method in dict.fromkeys(r["method"] for r in rows):
         points = [(int(r["iteration"]), float(r[column])) for r in rows
                   if r["method"] == method and not math.isnan(float(r[column]))]

@@ -10,6 +10,7 @@ Gymnasium env (``[env] family = "gym"``), without the batched baselines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -27,12 +28,19 @@ from metarl.rl.learner import PPOLearner
 from metarl.rl.pretrain import Pretrainer
 from metarl.rl.sb3.learner import SB3Learner
 
+INNER_LEARNERS: dict[str, Callable[[PPO], InnerLearner]] = {"batched": PPOLearner,
+                                                             "sb3": SB3Learner}
+"""The inner learner of each ``ppo.inner`` setting, over a PPO's family, policy and settings."""
+
 GYM_NEEDS_SB3 = ("env.family='gym' has no batched dynamics: it needs ppo.inner = \"sb3\", "
                  "eval.oracle_iterations = 0 and eval.methods among reptile, scratch, sb3")
 
 
 class BatchedRL(Problem):
-    """Meta-RL with the batched PPO inner learner (``[ppo] inner = "batched"``)."""
+    """Meta-RL with the batched PPO inner learner (``[ppo] inner = "batched"``).
+
+    :attr:`inner` names its inner learner in :data:`INNER_LEARNERS`; the evaluation adapts with
+    the one its own settings name (``eval.ppo.inner`` may differ)."""
 
     name = "rl"
     label, article = "RL", "an"
@@ -49,7 +57,8 @@ class BatchedRL(Problem):
         EvalOption("ppo", {"action": "append", "metavar": "KEY=VALUE",
                            "help": "change a setting of the evaluation's inner learner (an "
                                    "eval.ppo override, e.g. --ppo clip_schedule=[20,2.5]; RL "
-                                   "runs); repeatable"}),
+                                   "runs); repeatable"},
+                   lambda items: dict(parse_assignment(item, "--ppo") for item in items)),
     )
 
     def reads(self, data: dict[str, Any]) -> bool:
@@ -64,10 +73,6 @@ class BatchedRL(Problem):
         """A ``gym`` family has no batched dynamics."""
         if config.env.family == GYM_FAMILY:
             raise ValueError(GYM_NEEDS_SB3)
-
-    def learner(self, ppo: PPO) -> InnerLearner:
-        """The inner learner over ``ppo``'s family and policy."""
-        return PPOLearner(ppo)
 
     def check(self, config: ExperimentConfig, evaluate: bool) -> None:
         """The family, policy and PPO build; pretraining's and the evaluation's settings fit
@@ -84,21 +89,21 @@ class BatchedRL(Problem):
         theta = initial_theta(policy, config.run.seed, device)
         if method == "pretrain":
             return Pretrainer(ppo, theta, config.meta, config.run.seed, config.pretrain)
-        return MetaTrainer(self.learner(ppo), theta, config.meta, config.run.seed,
+        return MetaTrainer(INNER_LEARNERS[self.inner](ppo), theta, config.meta, config.run.seed,
                            algorithm=method, fomaml=config.fomaml, dist=dist)
 
     def evaluator(self, config: ExperimentConfig, settings: EvalConfig) -> RLEvaluator:
-        """Returns after k updates of the evaluation's inner learner."""
+        """Returns after k updates of the evaluation's inner learner (``[ppo]`` with the
+        ``eval.ppo`` changes, which may change ``inner`` too)."""
         family, policy, _ = build_components(config)
         check_evaluation(config, family, settings)
         ppo = PPO(family, policy, settings.inner(config.ppo))
-        return RLEvaluator(self.learner(ppo), settings, config, ppo)
+        return RLEvaluator(INNER_LEARNERS[ppo.config.inner](ppo), settings, config, ppo)
 
     def eval_settings(self, config: ExperimentConfig, changes: dict[str, Any]) -> EvalConfig:
-        """``--ppo KEY=VALUE`` items go on top of the run's own ``eval.ppo`` overrides; a bad
-        one, or a bad ``--episodes``, fails before anything runs."""
-        items = changes.pop("ppo", None) or []
-        inner = dict(parse_assignment(item, "--ppo") for item in items)
+        """``ppo`` changes (``--ppo KEY=VALUE``) go on top of the run's own ``eval.ppo``
+        overrides; a bad one, or a bad ``--episodes``, fails before anything runs."""
+        inner = changes.pop("ppo", None)
         if inner:
             changes["ppo"] = {**config.eval.ppo, **inner}
         settings = super().eval_settings(config, changes)
@@ -131,7 +136,3 @@ class SB3RL(BatchedRL):
         if config.env.family == GYM_FAMILY and ("pretrain" in methods
                                                 or config.eval.oracle_iterations):
             raise ValueError(GYM_NEEDS_SB3)
-
-    def learner(self, ppo: PPO) -> InnerLearner:
-        """stable-baselines3 PPO, task by task."""
-        return SB3Learner(ppo)

@@ -1,8 +1,8 @@
 """``metrics.csv``: one row per trained method and meta-iteration (and TensorBoard events).
 
-The columns are ``method``, the fields of the method's records (:class:`~metarl.meta.learner.Record`)
-and ``wall_time_s``. With the ``tensorboard`` extra installed, every number also goes to
-``tensorboard/<method>/``.
+The columns are ``method``, the fields of the method's records
+(:class:`~metarl.meta.learner.Record`) and ``wall_time_s``. With the ``tensorboard`` extra
+installed, every number also goes to ``tensorboard/<method>/``.
 """
 
 from __future__ import annotations

@@ -11,13 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.figures import LABELS, save_figure
+from metarl.figures import LABELS, new_figure, save_figure
 from metarl.supervised.config import SineEvalConfig, SineExperimentConfig
 from metarl.supervised.learner import build_sine_components
 
@@ -38,8 +35,8 @@ def plot_sine_fits(config: SineExperimentConfig, settings: SineEvalConfig,
     x, y = family.sample_points(every, settings.shots, gen)  # the evaluation's first seed's
     x, y = x[:n], y[:n]
     steps = sorted({0, *(k for k in (1, 10) if k < settings.updates), settings.updates})
-    fig, axes = plt.subplots(n, len(methods), figsize=(3.6 * len(methods), 2.6 * n),
-                             squeeze=False, sharex=True)
+    fig = new_figure(figsize=(3.6 * len(methods), 2.6 * n))
+    axes = fig.subplots(n, len(methods), squeeze=False, sharex=True)
     grid_x, grid_y = family.grid(tasks, 200)
     for col, method in enumerate(methods):
         theta = theta_of(method)
@@ -49,7 +46,7 @@ def plot_sine_fits(config: SineExperimentConfig, settings: SineEvalConfig,
             ax.plot(grid_x[row, :, 0], grid_y[row, :, 0], color="black", lw=1.5, label="true")
             for i, k in enumerate(steps):
                 pred = model.forward(fits[k], grid_x)[row, :, 0].detach()
-                color = plt.cm.viridis(i / max(1, len(steps) - 1))
+                color = matplotlib.colormaps["viridis"](i / max(1, len(steps) - 1))
                 ax.plot(grid_x[row, :, 0], pred, color=color, lw=1, ls="--" if k == 0 else "-",
                         label=f"after {k} step{'' if k == 1 else 's'}")
             ax.scatter(x[row, :, 0], y[row, :, 0], color="red", zorder=3, s=18,
