@@ -48,13 +48,13 @@ def test_evaluate_names_a_setting_it_cannot_take(run):
         metarl.evaluate(run, shots=5)
     with pytest.raises(ConfigError, match="bogus is not an evaluation setting"):
         metarl.evaluate(run, bogus=1)
-    with pytest.raises(ConfigError, match="eval.ppo.learing_rate"):
+    with pytest.raises(ConfigError, match=r"eval\.ppo\.learing_rate"):
         metarl.evaluate(run, ppo={"learing_rate": 1e-3})
 
 
 def test_a_config_built_in_code_gets_the_checks_of_a_loaded_one(tmp_path):
     """The kind-specific checks run before training, not only when a file is loaded."""
     config = ExperimentConfig(env=EnvConfig(family="gym", gym_id="CartPole-v1"))
-    with pytest.raises(ConfigError, match="env.family='gym' has no batched dynamics"):
+    with pytest.raises(ConfigError, match=r"env\.family='gym' has no batched dynamics"):
         metarl.train(config, tmp_path / "run", quiet=True)
     assert not (tmp_path / "run").exists()
