@@ -10,6 +10,12 @@ Task parameters have shape ``[T, ...]`` and broadcast over ``E``. Nothing in ``s
 back to the host, so the same code runs on a GPU without synchronisation. Derived physical
 quantities are computed from the parameters inside ``step``, never cached.
 
+Actions are not checked here: a check would synchronise a GPU. A NaN action in this batched path
+gives that environment a NaN state (Navigation2D: NaN observations and rewards until its episode
+ends and it restarts); a policy only emits one when its parameters are NaN, which meta-training
+catches after every adaptation (a ``FloatingPointError`` naming the task). The Gymnasium faces
+check every action (:func:`check_actions`) and refuse a NaN, Inf or out-of-range one.
+
 Auto-reset lives in :class:`metarl.envs.autoreset.AutoResetEnv`; the Gymnasium faces live in
 :mod:`metarl.envs.gym_env` and :mod:`metarl.envs.vector_env`.
 """
@@ -31,6 +37,26 @@ P = TypeVar("P", bound=TaskParams)
 
 # bound of an unbounded observation dimension (Gymnasium's check_env warns on infinite bounds)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_actions(space: gym.Space[Any], actions: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``actions`` as an array of ``shape`` (a batch of ``space``'s actions), or a one-line
+    ``ValueError``: a Box action must be finite, a Discrete one an integer of the space."""
+    array = np.asarray(actions)
+    if array.shape != shape:
+        if array.size != int(np.prod(shape)):
+            raise ValueError(f"action has shape {array.shape}; expected {shape}")
+        array = array.reshape(shape)
+    if isinstance(space, gym.spaces.Discrete):
+        start, n = int(space.start), int(space.n)
+        valid = np.isfinite(array) & (array == np.round(array)) & (array >= start) & (
+            array < start + n) if array.dtype.kind in "fiub" else np.zeros(shape, bool)
+        if not valid.all():
+            raise ValueError(f"action={array.tolist()!r} is not in {space}")
+    elif not np.isfinite(array).all():
+        raise ValueError(f"action={array.tolist()!r} is not finite (NaN or Inf): an action of "
+                         f"{space} must be a number")
+    return array
 
 
 class EnvState(NamedTuple):

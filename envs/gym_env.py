@@ -17,7 +17,7 @@ import torch
 
 from metarl.envs.cartpole_direction import CartPoleDirection
 from metarl.envs.cartpole_mass import CartPoleMass
-from metarl.envs.family import EnvFamily, EnvState
+from metarl.envs.family import EnvFamily, EnvState, check_actions
 from metarl.envs.navigation2d import Navigation2D
 from metarl.envs.render import check_render_mode
 from metarl.envs.task_params import TaskParams
@@ -66,13 +66,7 @@ class TaskEnv(gym.Env[np.ndarray, Any]):
         """Apply ``action``; truncation is left to the ``TimeLimit`` wrapper."""
         if self._state is None:
             raise RuntimeError("step() called before reset()")
-        action = np.asarray(action)
-        if isinstance(self.action_space, gym.spaces.Discrete) and not self.action_space.contains(
-            action.astype(np.int64)
-        ):
-            raise ValueError(f"action={action.tolist()!r} is not in {self.action_space}")
-        if action.shape != self.action_space.shape:
-            raise ValueError(f"action has shape {action.shape}; expected {self.action_space.shape}")
+        action = check_actions(self.action_space, action, self.action_space.shape)
         a = torch.as_tensor(action).reshape(1, 1, *self.action_space.shape)
         res = self.family.step(self._state, a, self.params)
         self._state = res.state

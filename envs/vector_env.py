@@ -25,7 +25,7 @@ from gymnasium.vector.utils import batch_space
 from metarl.envs.autoreset import AutoResetEnv
 from metarl.envs.cartpole_direction import CartPoleDirection
 from metarl.envs.cartpole_mass import CartPoleMass
-from metarl.envs.family import EnvFamily
+from metarl.envs.family import EnvFamily, check_actions
 from metarl.envs.navigation2d import Navigation2D
 from metarl.envs.render import check_render_mode
 
@@ -102,7 +102,9 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step all sub-environments; ended episodes restart in the same call (``SAME_STEP``)."""
-        a = torch.as_tensor(np.asarray(actions), device=self.device)
+        actions = check_actions(self.single_action_space, actions,
+                                (self.num_envs, *self.single_action_space.shape))
+        a = torch.as_tensor(actions, device=self.device)
         a = a.reshape(self.num_envs, 1, *self.single_action_space.shape)
         tr = self._env.step(a)
         terminated = tr.terminated[:, 0].cpu().numpy()

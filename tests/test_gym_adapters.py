@@ -138,6 +138,31 @@ def test_invalid_actions_are_refused():
         nav.unwrapped.step(np.zeros(3, dtype=np.float32))
 
 
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nan_or_inf_action_is_refused_and_leaves_the_env_usable(env_id, bad):
+    """Through gym.make and make_vec, every family refuses a non-finite action in one line, and
+    the next valid step is as if the bad one had not been tried (no NaN state left behind)."""
+    env = gym.make(env_id)
+    space = env.action_space
+    good = space.sample() * 0 if isinstance(space, gym.spaces.Box) else 1
+    bad_action = np.full(space.shape, bad, dtype=np.float32) if space.shape else bad
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action=.*(not finite|is not in Discrete)"):
+        env.step(bad_action)
+    obs, reward, *_ = env.step(good)
+    assert np.isfinite(obs).all() and np.isfinite(reward)
+
+    vec = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
+    vec.reset(seed=0)
+    actions = np.stack([good] * 3).astype(np.float32)
+    actions[1] = bad_action
+    with pytest.raises(ValueError, match=r"action=.*(not finite|is not in Discrete)"):
+        vec.step(actions)
+    obs, reward, *_ = vec.step(np.stack([good] * 3))
+    assert np.isfinite(obs).all() and np.isfinite(reward).all()
+
+
 def test_vector_observations_are_copies():
     env = gym.make_vec("metarl/Navigation2D-v0", num_envs=2,
                        vectorization_mode="vector_entry_point")
