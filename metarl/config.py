@@ -55,15 +55,21 @@ class RunConfig:
     :param seed: seeds the initial theta, task sampling, actions and start states.
     :param device: torch device (``cpu``, ``cuda``, ``cuda:1``).
     :param checkpoint_every: write a checkpoint every this many meta-iterations (and at the end).
+    :param memory_limit: the memory (GB) a run may use; 0: what the device has free. A run whose
+        estimated need exceeds it stops before any work (:mod:`metarl.memory`).
     """
 
     seed: int = 0
     device: str = "cpu"
     checkpoint_every: int = 10
+    memory_limit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.checkpoint_every <= 0:
             raise ValueError(f"run.checkpoint_every={self.checkpoint_every!r} must be > 0")
+        if not self.memory_limit >= 0:
+            raise ValueError(f"run.memory_limit={self.memory_limit!r} must be >= 0 (GB; 0: "
+                             "what the device has free)")
         check_seed("run.seed", self.seed)
 
 

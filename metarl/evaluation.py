@@ -27,6 +27,7 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.config import TRAINED, resolve_device
+from metarl.memory import check_memory
 from metarl.problem import Evaluator
 from metarl.problems import problem_of
 from metarl.report.files import write_csv, write_settings
@@ -52,7 +53,9 @@ def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
     device = device or resolve_device(config.run.device)
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
-    evaluator = problem_of(config).evaluator(config, settings)
+    problem = problem_of(config)
+    check_memory(problem.memory_needs(config, False, settings), config.run.memory_limit, device)
+    evaluator = problem.evaluator(config, settings)
     learner = evaluator.learner
     tasks = learner.sample_tasks(settings.test_tasks, split=settings.split, device=device)
     began = time.perf_counter()
@@ -86,9 +89,10 @@ def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device:
     evaluation's learner and first seed, and written to ``eval/selection.csv``."""
     trained = [m for m in settings.methods if m in TRAINED]
     rule = evaluator.checkpoint_rule
+    template = evaluator.initial_theta(0, torch.device("cpu"))  # the run's network's shapes
     if rule == "last":
         (run.eval / "selection.csv").unlink(missing_ok=True)  # an earlier best_val's scores
-        return {m: select_checkpoint(run, m, "last") for m in trained}
+        return {m: select_checkpoint(run, m, "last", template=template) for m in trained}
     learner = evaluator.learner
     val = learner.sample_tasks(settings.test_tasks, split="val", device=device)
 
@@ -96,7 +100,7 @@ def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device:
         on_device = {k: v.to(device) for k, v in theta.items()}
         return learner.evaluation_curve(on_device, val, settings.updates, settings.seeds[0])
 
-    selections = {m: select_checkpoint(run, m, rule, curve_of) for m in trained}
+    selections = {m: select_checkpoint(run, m, rule, curve_of, template) for m in trained}
     run.eval.mkdir(parents=True, exist_ok=True)
     write_csv(run.eval / "selection.csv", SELECTION_COLUMNS,
               [row for s in selections.values() for row in s.rows()])

@@ -29,6 +29,7 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.config import RunConfig
+from metarl.memory import MemoryNeed
 from metarl.meta.distributed import Distributed
 from metarl.meta.learner import InnerLearner
 from metarl.meta.trainer import MetaConfig, Trainer
@@ -186,6 +187,13 @@ class Problem(ABC):
                 dist: Distributed | None = None) -> Trainer:
         """A fresh trainer of ``method`` (``reptile``, ``fomaml``, ``pretrain``) from the run's
         initial theta, split over the ranks of ``dist`` for the meta-learners."""
+
+    @abstractmethod
+    def memory_needs(self, config: Any, train: bool, settings: Any | None,
+                     processes: int = 1) -> list[MemoryNeed]:
+        """The estimated peak memory of each phase (:mod:`metarl.memory`): training's with
+        ``train``, the evaluation's under ``settings`` (``None``: no evaluation), with a
+        meta-batch split over ``processes`` processes."""
 
     @abstractmethod
     def evaluator(self, config: Any, settings: Any) -> Evaluator:

@@ -24,15 +24,18 @@ from typing import Any
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.config import TRAINED, resolve_device
+from metarl.config import TRAINED, config_differences, resolve_device
 from metarl.evaluation import evaluate_run
 from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.plotting import plot_run
 from metarl.problem import Config
-from metarl.problems import check_config, problem_of
+from metarl.problems import check_config, config_from_dict, problem_of
 from metarl.runs.checkpoint import (
+    check_theta,
+    check_training_state,
     checkpoint_path,
+    checkpoints_by_iteration,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -88,9 +91,46 @@ class _SigintFlag:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def _newest_state(directory: Path) -> dict[str, Any] | None:
-    latest = latest_checkpoint(directory)
-    return None if latest is None else load_checkpoint(latest)
+def verified_state(path: Path, method: str, config: Config, theta: Params) -> dict[str, Any]:
+    """The checkpoint at ``path``, checked before use: a training checkpoint of ``method`` whose
+    stored meta-iteration is its file name's, written with this run's ``config``, whose theta
+    has the names and shapes of ``theta``; else a one-line ``ValueError`` naming the file."""
+    state = load_checkpoint(path)
+    check_training_state(state, path, method)
+    try:
+        saved = config_from_dict(state["config"])
+    except ValueError as err:
+        raise ValueError(f"checkpoint {path}: its config is not a metarl config ({err})") from None
+    differ = config_differences(saved, config)
+    if differ:
+        section, name = differ[0].split(".")
+        raise ValueError(f"checkpoint {path} was written with another config: {differ[0]} is "
+                         f"{saved.to_dict()[section][name]!r} there, "
+                         f"{config.to_dict()[section][name]!r} in this run")
+    check_theta(state["theta"], theta, path)
+    return state
+
+
+def newest_state(directory: Path, method: str, config: Config, theta: Params
+                 ) -> tuple[dict[str, Any], Path] | None:
+    """The newest checkpoint in ``directory`` and its path (``None``: there is none), checked by
+    :func:`verified_state`; when it fails, the error says which older checkpoint is intact."""
+    found = checkpoints_by_iteration(directory)
+    paths = [found[i] for i in sorted(found, reverse=True)]
+    if not paths:
+        return None
+    try:
+        return verified_state(paths[0], method, config, theta), paths[0]
+    except ValueError as err:
+        for older in paths[1:]:
+            try:
+                verified_state(older, method, config, theta)
+            except ValueError:
+                continue
+            raise ValueError(f"{err}; the newest intact checkpoint is {older.name}: move "
+                             f"{paths[0].name} out of {directory} and resume again to continue "
+                             "from it") from None
+        raise ValueError(f"{err}; no older checkpoint in {directory} is intact") from None
 
 
 def train_method(run: RunDir, method: str, config: Config, device: torch.device,
@@ -103,15 +143,21 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
     trainer = make_trainer(method, config, device, dist)
     main = dist is None or dist.is_main
     directory = run.checkpoints(method)
-    if dist is None:
-        state = _newest_state(directory)
-    else:
-        state = dist.on_main(lambda: _newest_state(directory),
-                             f"{method}: reading the newest checkpoint")
+    def newest() -> tuple[dict[str, Any], Path] | None:
+        return newest_state(directory, method, config, trainer.theta)
+
+    found = newest() if dist is None else dist.on_main(
+        newest, f"{method}: reading the newest checkpoint")
     elapsed = 0.0
-    if state is not None:
-        trainer.load_state_dict(state["trainer"])
-        elapsed = float(state["wall_time_s"])
+    if found is not None:
+        state, path = found
+        try:
+            trainer.load_state_dict(state["trainer"])
+            elapsed = float(state["wall_time_s"])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"checkpoint {path}: its trainer state does not fit this run's "
+                             f"{method} trainer ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
     if trainer.done:
         return trainer.theta
 
@@ -174,7 +220,7 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
     # before the run directory is written: a bad setting stops the command with its one-line
     # error and leaves nothing behind
-    check_config(config, evaluate)
+    check_config(config, evaluate, 1 if dist is None else dist.world_size)
     if dist is None:
         run = prepare_run_dir(out, config, resume, force)
     else:

@@ -69,7 +69,7 @@ def test_killed_write_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch)
     assert latest_checkpoint(tmp_path) == good
     assert torch.equal(load_checkpoint(good)["x"], torch.ones(3))
     (tmp_path / "iter_000008.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot be loaded"):
+    with pytest.raises(ValueError, match="is not a metarl checkpoint"):
         load_checkpoint(tmp_path / "iter_000008.pt")
 
 

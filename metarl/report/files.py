@@ -23,6 +23,30 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def read_table(path: Path, columns: dict[str, type]) -> list[dict[str, Any]]:
+    """The rows of a CSV file with ``columns`` converted (``{"k": int, "mean": float}``); a
+    missing file, column or a value that does not convert is a one-line ``ValueError`` naming
+    the file and line."""
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist")
+    try:
+        rows: list[dict[str, Any]] = list(read_csv(path))
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a CSV file metarl wrote: {err}") from None
+    for line, row in enumerate(rows, start=2):
+        for name, kind in columns.items():
+            if row.get(name) is None:
+                raise ValueError(f"{path}, line {line}: no {name!r} column; not a file metarl "
+                                 "wrote (rerun the command that writes it)")
+            try:
+                row[name] = kind(row[name])
+            except ValueError:
+                raise ValueError(f"{path}, line {line}: {name}={row[name]!r} is not "
+                                 f"{'an' if kind is int else 'a'} {kind.__name__}; not a file "
+                                 "metarl wrote (rerun the command that writes it)") from None
+    return rows
+
+
 def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     """Write rows to ``path`` through a temporary file (a reader never sees half a file)."""
     tmp = path.with_suffix(".tmp")

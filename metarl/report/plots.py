@@ -15,7 +15,7 @@ from pathlib import Path
 
 from metarl.config import read_toml
 from metarl.figures import COLORS, LABELS, new_figure, save_figure
-from metarl.report.files import read_csv
+from metarl.report.files import read_table
 from metarl.report.stats import mean_ci95
 
 
@@ -26,16 +26,17 @@ def plot_adaptation(eval_dir: Path, path: Path, family: str,
     """Score (return, error) against inner updates per method, with 95% CI bands and the
     oracle's level, from the evaluation files in ``eval_dir``; ``log`` draws the score on a
     log scale. Written to ``path``."""
-    summary = read_csv(eval_dir / "summary.csv")
+    summary = read_table(eval_dir / "summary.csv", {"method": str, "k": int, "mean": float,
+                                                    "ci95": float, "tasks": int, "seeds": int})
     fig = new_figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     n_tasks = n_seeds = 0
     for method in dict.fromkeys(r["method"] for r in summary):
-        rows = sorted((r for r in summary if r["method"] == method), key=lambda r: int(r["k"]))
-        ks = [int(r["k"]) for r in rows]
-        mean = [float(r["mean"]) for r in rows]
-        ci = [0.0 if math.isnan(float(r["ci95"])) else float(r["ci95"]) for r in rows]
-        n_tasks, n_seeds = int(rows[0]["tasks"]), int(rows[0]["seeds"])
+        rows = sorted((r for r in summary if r["method"] == method), key=lambda r: r["k"])
+        ks = [r["k"] for r in rows]
+        mean = [r["mean"] for r in rows]
+        ci = [0.0 if math.isnan(r["ci95"]) else r["ci95"] for r in rows]
+        n_tasks, n_seeds = rows[0]["tasks"], rows[0]["seeds"]
         color = COLORS.get(method)
         ax.plot(ks, mean, marker="o", color=color, label=LABELS.get(method, method))
         ax.fill_between(ks, [m - c for m, c in zip(mean, ci, strict=True)],
@@ -46,12 +47,18 @@ def plot_adaptation(eval_dir: Path, path: Path, family: str,
         ax.set_yscale("log")
     oracle_path = eval_dir / "oracle.csv"
     if oracle_path.exists():
-        oracle = read_csv(oracle_path)
-        level, _ = mean_ci95([float(r["return"]) for r in oracle])
+        oracle = read_table(oracle_path, {"iterations": int, "return": float})
+        level, _ = mean_ci95([r["return"] for r in oracle])
         ax.axhline(level, color="black", ls="--", lw=1,
                    label=f"oracle (PPO, {oracle[0]['iterations']} updates per task)")
     settings = eval_dir / "eval.toml"
-    split = read_toml(settings)["eval"]["split"] if settings.exists() else "test"
+    split = "test"
+    if settings.exists():
+        try:
+            split = read_toml(settings)["eval"]["split"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{settings} is not an eval.toml metarl wrote ({err}); rerun "
+                             "metarl evaluate") from None
     which = "held-out" if split == "test" else "validation"
     ax.set_title(f"{family}: adaptation to {n_tasks} {which} tasks "
                  f"({n_seeds} seed{'s' if n_seeds > 1 else ''})")
@@ -66,12 +73,12 @@ def plot_meta_training(metrics: Path, path: Path, family: str, column: str = "va
                        ylabel: str = "validation return", log: bool = False) -> Path:
     """Validation score (``column`` of the ``metrics`` CSV) against meta-iteration, one line per
     trained method; ``log`` draws it on a log scale. Written to ``path``."""
-    rows = read_csv(metrics)
+    rows = read_table(metrics, {"method": str, "iteration": int, column: float})
     fig = new_figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     for method in dict.fromkeys(r["method"] for r in rows):
-        points = [(int(r["iteration"]), float(r[column])) for r in rows
-                  if r["method"] == method and not math.isnan(float(r[column]))]
+        points = [(r["iteration"], r[column]) for r in rows
+                  if r["method"] == method and not math.isnan(r[column])]
         if points:
             xs, ys = zip(*points, strict=True)
             ax.plot(xs, ys, marker=".", color=COLORS.get(method),

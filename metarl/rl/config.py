@@ -29,6 +29,7 @@ from metarl.meta.fomaml import FomamlConfig
 from metarl.meta.trainer import MetaConfig
 from metarl.rl.pretrain import PretrainConfig
 
+MAX_EPISODE_STEPS = 2**31 - 1  # the environments count an episode's steps in int32
 GYM_FAMILY = "gym"  # any Gymnasium env, adapted to by the SB3 inner learner
 RL_ONLY_METHODS = ("sb3",)  # stable-baselines3 PPO from scratch on each task (RL evaluation)
 
@@ -61,9 +62,10 @@ class EnvConfig:
                              f"{GYM_FAMILY} (with env.gym_id) or Sine")
         if self.family == GYM_FAMILY and not self.gym_id:
             raise ValueError("env.family='gym' needs env.gym_id, a registered Gymnasium id")
-        if self.max_episode_steps < 0:
-            raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be >= 0 "
-                             "(0: the family's default)")
+        if not 0 <= self.max_episode_steps <= MAX_EPISODE_STEPS:
+            raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be from 0 "
+                             "(the family's default) to 2**31 - 1 (an episode's step counter is "
+                             "a 32-bit integer)")
         check_seed("env.split_seed", self.split_seed)
 
 

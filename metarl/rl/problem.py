@@ -17,6 +17,7 @@ import torch
 
 from metarl.agents.ppo import PPO
 from metarl.config import parse_assignment
+from metarl.memory import MemoryNeed
 from metarl.meta.distributed import Distributed
 from metarl.meta.learner import InnerLearner
 from metarl.meta.trainer import MetaTrainer, Trainer
@@ -25,6 +26,7 @@ from metarl.rl.components import build_components, check_evaluation, check_pretr
 from metarl.rl.config import GYM_FAMILY, EvalConfig, ExperimentConfig
 from metarl.rl.evaluation import RLEvaluator
 from metarl.rl.learner import PPOLearner
+from metarl.rl.memory import memory_needs
 from metarl.rl.pretrain import Pretrainer
 from metarl.rl.sb3.learner import SB3Learner
 
@@ -81,6 +83,13 @@ class BatchedRL(Problem):
         check_pretraining(config, family)
         if evaluate:
             check_evaluation(config, family)
+
+    def memory_needs(self, config: ExperimentConfig, train: bool, settings: EvalConfig | None,
+                     processes: int = 1) -> list[MemoryNeed]:
+        """Batched PPO adaptations of meta-batches, validation tasks, pretraining mixtures and
+        the evaluation's tasks (:mod:`metarl.rl.memory`)."""
+        family = build_components(config).family
+        return memory_needs(config, family, train, settings, processes)
 
     def trainer(self, method: str, config: ExperimentConfig, device: torch.device,
                 dist: Distributed | None = None) -> Trainer:

@@ -40,15 +40,60 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
     return path
 
 
+TRAINING_KEYS = ("method", "iteration", "theta", "trainer", "config", "wall_time_s")
+"""What a checkpoint of a trained method holds."""
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint on the CPU with ``weights_only=True`` (tensors and plain containers)."""
+    """Load a checkpoint on the CPU with ``weights_only=True`` (tensors and plain containers);
+    a file that is not one (empty, truncated, a foreign pickle) is a one-line ``ValueError``."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes): not a metarl checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:
+        raise ValueError(f"checkpoint {path} cannot be read: {err.strerror or err}") from None
     except Exception as err:  # torch raises several types for corrupt or foreign files
-        raise ValueError(f"checkpoint {path} cannot be loaded: {err}".splitlines()[0]) from err
+        raise ValueError(f"checkpoint {path} is not a metarl checkpoint: it does not load as "
+                         f"tensors and plain containers ({type(err).__name__})") from None
     if not isinstance(state, dict):
-        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, not a dict")
+        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, not a dict: not a "
+                         "metarl checkpoint")
     return state
+
+
+def check_theta(theta: Any, template: dict[str, torch.Tensor], path: Path) -> None:
+    """A one-line ``ValueError`` unless ``theta`` has ``template``'s parameter names and shapes
+    (the network the run's config describes)."""
+    if not isinstance(theta, dict) or not all(isinstance(v, torch.Tensor) for v in theta.values()):
+        raise ValueError(f"checkpoint {path}: its theta is not a dict of tensors")
+    for name, value in template.items():
+        if name not in theta:
+            raise ValueError(f"checkpoint {path}: its theta has no parameter {name!r}: it is not "
+                             "a checkpoint of this run's network")
+        if tuple(theta[name].shape) != tuple(value.shape):
+            raise ValueError(f"checkpoint {path}: parameter {name!r} has shape "
+                             f"{tuple(theta[name].shape)}, this run's network "
+                             f"{tuple(value.shape)}")
+    extra = sorted(set(theta) - set(template))
+    if extra:
+        raise ValueError(f"checkpoint {path}: its theta has parameter {extra[0]!r}, which this "
+                         "run's network does not")
+
+
+def check_training_state(state: dict[str, Any], path: Path, method: str) -> None:
+    """A one-line ``ValueError`` unless ``state`` is a checkpoint of ``method`` whose stored
+    meta-iteration is the one its file name says."""
+    missing = [k for k in TRAINING_KEYS if k not in state]
+    if missing:
+        raise ValueError(f"checkpoint {path} is not a metarl training checkpoint: it has no "
+                         f"{missing[0]!r}")
+    if state["method"] != method:
+        raise ValueError(f"checkpoint {path} is {state['method']!r}'s, not {method!r}'s")
+    named = _NAME.match(path.name)
+    if named and int(named.group(1)) != state["iteration"]:
+        raise ValueError(f"checkpoint {path} holds meta-iteration {state['iteration']!r}, not "
+                         f"the {int(named.group(1))} its name says: it is not this run's")
 
 
 def checkpoints_by_iteration(directory: Path) -> dict[int, Path]:

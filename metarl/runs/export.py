@@ -39,6 +39,9 @@ def load_policy(source: Params | str | Path, method: str = "reptile",
     if not path.is_file():
         raise ValueError(f"source={str(source)!r} is neither a run directory nor a checkpoint")
     state = load_checkpoint(path)
+    if "theta" not in state or "config" not in state:
+        raise ValueError(f"checkpoint {path} is not a metarl training checkpoint: it has no "
+                         f"{'theta' if 'theta' not in state else 'config'!r}")
     config = config_from_dict(state["config"])
     if not isinstance(config, ExperimentConfig):
         raise ValueError(f"{path} is a {config.env.family} regression checkpoint, not a policy")

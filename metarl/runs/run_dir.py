@@ -15,6 +15,8 @@ An existing directory is reused only with ``resume`` (same config) and replaced 
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -79,22 +81,58 @@ def prepare_run_dir(path: Path, config: Config, resume: bool, force: bool) -> Ru
         check_replaceable(run)
         shutil.rmtree(run.path)
     if resume:
-        raise ValueError(f"--resume: run directory {run.path} does not exist")
+        state = "is empty" if run.path.exists() else "does not exist"
+        raise ValueError(f"--resume: run directory {run.path} {state}: there is nothing to "
+                         "resume (leave out --resume to start a run there)")
     run.path.mkdir(parents=True, exist_ok=True)
     run.config.write_text(dump_config(config))
     return run
 
 
-RUN_ENTRIES = frozenset({"config.toml", "metrics.csv", "tensorboard", "checkpoints", "eval",
-                         "plots"})
-"""What a run directory holds; ``--force`` replaces nothing else."""
+_METHOD = r"(reptile|fomaml|pretrain)"
+RUN_FOLDERS = re.compile(rf"(checkpoints|tensorboard)(/{_METHOD})?|eval|plots")
+"""The folders a run makes, relative to its directory."""
+RUN_FILES = tuple(re.compile(p) for p in (
+    r"config\.toml",
+    r"metrics\.csv",
+    rf"checkpoints/{_METHOD}/(iter_\d{{6,}}\.pt|\.iter_\d{{6,}}\.pt\..+\.tmp)",
+    rf"tensorboard/{_METHOD}/events\.out\.tfevents\..+",
+    r"eval/(curves|oracle|summary|selection)\.(csv|tmp)",
+    r"eval/(summary\.md|eval\.toml)",
+    r"plots/(adaptation|meta_training|sine_fits)\.png",
+))
+"""The files a run writes (with the temporary files of atomic writes); ``--force`` replaces a
+directory that holds nothing else."""
+
+
+def foreign_entries(run: RunDir) -> list[str]:
+    """Every file or folder in the run directory's tree that no run writes, relative to it
+    (symbolic links count as foreign: a run writes none); the tree is walked without following
+    links, and a foreign folder is listed once, not its contents."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(run.path):
+        here = Path(root)
+        rel = here.relative_to(run.path)
+        keep = []
+        for name in sorted(dirs):
+            path = (rel / name).as_posix()
+            if (here / name).is_symlink() or not RUN_FOLDERS.fullmatch(path):
+                found.append(path + "/")
+            else:
+                keep.append(name)
+        dirs[:] = keep
+        for name in sorted(files):
+            path = (rel / name).as_posix()
+            if (here / name).is_symlink() or not any(p.fullmatch(path) for p in RUN_FILES):
+                found.append(path)
+    return found
 
 
 def check_replaceable(run: RunDir) -> None:
     """A ``ValueError`` unless ``run`` is a run directory that ``--force`` may delete: not a
-    symbolic link, a ``config.toml`` that reads as a metarl config, and nothing beside what
-    a run writes (a user's file in it, or a folder that only happens to hold a
-    ``config.toml``, is never deleted)."""
+    symbolic link, a ``config.toml`` that reads as a metarl config, and nothing anywhere in its
+    tree beside what a run writes (:data:`RUN_FILES`; a user's file in it, at any depth, or a
+    folder that only happens to hold a ``config.toml``, is never deleted)."""
     refuse = f"refusing to replace {run.path}"
     if run.path.is_symlink():
         raise ValueError(f"{refuse}: it is a symbolic link (remove the link or pass another --out)")
@@ -107,7 +145,7 @@ def check_replaceable(run: RunDir) -> None:
         load_config(run.config)
     except ValueError as err:
         raise ValueError(f"{refuse}: its config.toml is not a metarl config ({err})") from None
-    others = sorted(p.name for p in run.path.iterdir() if p.name not in RUN_ENTRIES)
+    others = foreign_entries(run)
     if others:
         raise ValueError(f"{refuse}: it holds {', '.join(others[:3])}"
                          f"{' ...' if len(others) > 3 else ''}, which no run writes "

@@ -25,7 +25,7 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.config import CHECKPOINT_RULES
-from metarl.runs.checkpoint import checkpoints_by_iteration, load_checkpoint
+from metarl.runs.checkpoint import check_theta, checkpoints_by_iteration, load_checkpoint
 from metarl.runs.run_dir import RunDir
 
 SELECTION_COLUMNS = ("method", "iteration", "k", "return")
@@ -83,26 +83,40 @@ def score(returns: list[float]) -> float:
     return -math.inf if math.isnan(mean) else mean
 
 
+def checkpoint_theta(path: Path, template: Params | None = None) -> Params:
+    """The theta of the checkpoint at ``path``, checked against ``template``'s parameter names
+    and shapes when given (a one-line ``ValueError`` naming the file)."""
+    state = load_checkpoint(path)
+    if "theta" not in state:
+        raise ValueError(f"checkpoint {path} is not a metarl checkpoint: it has no 'theta'")
+    if template is not None:
+        check_theta(state["theta"], template, path)
+    return state["theta"]  # type: ignore[no-any-return]
+
+
 def select_checkpoint(run: RunDir, method: str, rule: str,
-                      returns_of: Callable[[Params], torch.Tensor] | None = None) -> Selection:
+                      returns_of: Callable[[Params], torch.Tensor] | None = None,
+                      template: Params | None = None) -> Selection:
     """The checkpoint of ``method`` to evaluate under ``rule``.
 
     :param rule: ``"last"`` or ``"best_val"``.
     :param returns_of: for ``best_val``: a theta's ``[K + 1, T]`` returns after k = 0..K updates
         on the validation tasks (the evaluation's inner learner, episodes and seed).
+    :param template: a theta of the run's network: every checkpoint read is checked against its
+        parameter names and shapes.
     """
     if rule not in CHECKPOINT_RULES:
         raise ValueError(f"checkpoint rule {rule!r} must be one of {', '.join(CHECKPOINT_RULES)}")
     paths = checkpoints(run, method)
     if rule == "last":
         last = max(paths)
-        return Selection(method, last, load_checkpoint(paths[last])["theta"], {})
+        return Selection(method, last, checkpoint_theta(paths[last], template), {})
     if returns_of is None:
         raise ValueError("eval.checkpoint='best_val' needs the validation returns of a theta")
     scores: dict[int, list[float]] = {}
     best, best_theta = -1, None
     for iteration, path in paths.items():
-        theta = load_checkpoint(path)["theta"]
+        theta = checkpoint_theta(path, template)
         scores[iteration] = returns_of(theta).mean(dim=1).tolist()
         if best_theta is None or score(scores[iteration]) > score(scores[best]):
             best, best_theta = iteration, theta

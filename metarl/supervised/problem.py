@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import torch
 
 from metarl.agents.param_tree import Params
+from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters
 from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.problem import EvalOption, PlotLabels, Problem, initial_theta
@@ -40,6 +42,33 @@ class Regression(Problem):
     def check(self, config: SineExperimentConfig, evaluate: bool) -> None:
         """The family, regressor and inner learner build."""
         build_sine_components(config)
+
+    def memory_needs(self, config: SineExperimentConfig, train: bool,
+                     settings: SineEvalConfig | None, processes: int = 1) -> list[MemoryNeed]:
+        """Adaptations of a meta-batch on ``train_points`` points per task, and of the test tasks
+        on ``shots`` points with the error on ``query_points`` inputs."""
+        hidden = tuple(config.model.hidden)
+        parameters = mlp_parameters([1, *hidden, 1])
+        meta, needs = config.meta, []
+
+        def need(tasks: int, points: int) -> float:
+            return adaptation_bytes(tasks, points, 2, parameters, points * 4 * sum(hidden))
+
+        if train:
+            share = math.ceil(meta.meta_batch / processes)
+            tasks = min(share, meta.task_chunk) if meta.task_chunk else share
+            points = config.env.train_points
+            needs.append(MemoryNeed(
+                "meta-training", need(tasks, points),
+                f"{tasks} tasks of meta.meta_batch={meta.meta_batch} x {points} points",
+                "meta.meta_batch (or set meta.task_chunk), env.train_points or model.hidden"))
+        if settings is not None:
+            points = settings.shots + settings.query_points
+            needs.append(MemoryNeed(
+                "evaluation", need(settings.test_tasks, points),
+                f"eval.test_tasks={settings.test_tasks} x {points} points",
+                "eval.test_tasks (--tasks), eval.shots or eval.query_points"))
+        return needs
 
     def trainer(self, method: str, config: SineExperimentConfig, device: torch.device,
                 dist: Distributed | None = None) -> Trainer:

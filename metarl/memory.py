@@ -1,0 +1,92 @@
+"""Will a run fit? An estimate of the memory each phase needs, checked before any work.
+
+Every problem estimates, from its config alone, the peak memory of each phase
+(:class:`MemoryNeed`: meta-training's batched adaptation, pretraining, the evaluation): the
+rollout or data buffers of ``T`` tasks, the parameters of ``T`` networks with their gradients
+and optimizer states, and a minibatch's activations. :func:`check_memory` compares the largest with
+what the device has free (the CPU's ``MemAvailable``; a GPU's free memory) or with
+``run.memory_limit``, and refuses, in one line giving the estimate, the limit and the settings to
+change, a run that cannot fit. The estimate is rough (within a factor of about two); it is there
+to stop a typo such as ``meta.meta_batch=100000000`` before it fills the machine, and before
+``--force`` deletes anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+
+GB = 1e9
+FLOAT_BYTES = 4
+
+
+class MemoryNeed(NamedTuple):
+    """The estimated peak memory of one phase of a run.
+
+    :param phase: what runs (``meta-training``, ``evaluation``, ...).
+    :param bytes: the estimate.
+    :param size: the sizes that make it, as the user set them (``meta.meta_batch=20 tasks x ...``).
+    :param change: the settings that shrink it.
+    """
+
+    phase: str
+    bytes: float
+    size: str
+    change: str
+
+
+def mlp_parameters(sizes: Sequence[int]) -> int:
+    """Weights and biases of an MLP through layer ``sizes`` (input, hidden..., output)."""
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def adaptation_bytes(tasks: int, samples: int, sample_floats: float, parameters: int,
+                     activations: float) -> float:
+    """Peak bytes of adapting ``tasks`` networks of ``parameters`` each at once on ``samples``
+    samples per task of ``sample_floats`` floats, with ``activations`` floats of a forward and
+    backward pass per task (a minibatch's)."""
+    per_task = samples * sample_floats + 6 * parameters + activations  # params, grads, Adam, copies
+    return float(tasks) * per_task * FLOAT_BYTES
+
+
+def available_bytes(device: torch.device) -> tuple[float, str] | None:
+    """Free memory of ``device`` and where the figure comes from (``None``: unknown)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return float(free), f"free on {device}"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024, "MemAvailable"
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")), "free pages"
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(needs: Sequence[MemoryNeed], limit_gb: float, device: torch.device) -> None:
+    """A one-line ``ValueError`` when the largest need exceeds ``limit_gb`` (``run.memory_limit``;
+    0: what ``device`` has free)."""
+    if not needs:
+        return
+    need = max(needs, key=lambda n: n.bytes)
+    if limit_gb > 0:
+        limit, source = limit_gb * GB, "run.memory_limit"
+    else:
+        found = available_bytes(device)
+        if found is None:
+            return
+        limit, source = found
+    if need.bytes > limit or not math.isfinite(need.bytes):
+        raise ValueError(
+            f"{need.phase} needs about {need.bytes / GB:.3g} GB ({need.size}) but "
+            f"{limit / GB:.3g} GB are available ({source}); lower {need.change}, or set "
+            f"run.memory_limit (GB) if the estimate is wrong for this machine")

@@ -1,0 +1,72 @@
+"""The memory an RL run needs, phase by phase (:mod:`metarl.memory`).
+
+A batched PPO adaptation of ``T`` tasks with ``E`` envs and ``H`` steps holds the rollout (``obs``,
+``final_obs``, actions and four scalars per transition, twice while the steps are stacked), the
+training batch (``obs``, actions, four scalars) and the values' forward pass, the stacked
+parameters with their gradients, Adam states and copies, and a minibatch's activations through
+actor and critic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+
+from metarl.agents.ppo import PPOConfig
+from metarl.envs import EnvFamily
+from metarl.envs.gym_tasks import GymTaskFamily
+from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters
+from metarl.rl.config import EvalConfig, ExperimentConfig
+
+
+def ppo_bytes(family: EnvFamily | GymTaskFamily, hidden: tuple[int, ...], ppo: PPOConfig,
+              tasks: int) -> float:
+    """Peak bytes of one batched PPO adaptation of ``tasks`` tasks with ``ppo``'s rollouts."""
+    obs = int(math.prod(family.observation_space.shape or (1,)))
+    space = family.action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
+    act = 2 if discrete else int(math.prod(space.shape or (1,)))  # an int64 action: two floats
+    out = int(space.n) if discrete else act
+    parameters = mlp_parameters([obs, *hidden, out]) + mlp_parameters([obs, *hidden, 1]) + act
+    samples = ppo.num_envs * ppo.num_steps
+    sample_floats = 2 * (2 * obs + act + 4) + (obs + act + 4) + 2 * sum(hidden)
+    minibatch = samples / ppo.num_minibatches
+    activations = minibatch * (8 * sum(hidden) + 2 * out + 10)
+    return adaptation_bytes(tasks, samples, sample_floats, parameters, activations)
+
+
+def memory_needs(config: ExperimentConfig, family: EnvFamily | GymTaskFamily, train: bool,
+                 settings: EvalConfig | None, processes: int = 1) -> list[MemoryNeed]:
+    """The phases of an RL run: meta-training (and validation) and pretraining with ``train``,
+    the evaluation (checkpoint selection, every method, the oracle) under ``settings``; a
+    meta-batch split over ``processes`` processes."""
+    hidden, ppo, meta = tuple(config.policy.hidden), config.ppo, config.meta
+    needs = []
+    if train:
+        share = math.ceil(meta.meta_batch / processes)
+        tasks = min(share, meta.task_chunk) if meta.task_chunk else share
+        rollout = f"{ppo.num_envs} envs x {ppo.num_steps} steps"
+        needs.append(MemoryNeed(
+            "meta-training", ppo_bytes(family, hidden, ppo, tasks),
+            f"{tasks} tasks of meta.meta_batch={meta.meta_batch} at once x {rollout}",
+            "meta.meta_batch (or set meta.task_chunk), ppo.num_envs, ppo.num_steps or "
+            "policy.hidden"))
+        needs.append(MemoryNeed(
+            "validation", ppo_bytes(family, hidden, ppo, meta.val_tasks),
+            f"meta.val_tasks={meta.val_tasks} x {rollout}",
+            "meta.val_tasks, ppo.num_envs, ppo.num_steps or policy.hidden"))
+        if "pretrain" in config.eval.methods:
+            needs.append(MemoryNeed(
+                "pretraining", ppo_bytes(family, hidden, ppo, meta.meta_batch),
+                f"meta.meta_batch={meta.meta_batch} tasks' rollouts x {rollout}",
+                "meta.meta_batch, ppo.num_envs, ppo.num_steps or policy.hidden"))
+    if settings is not None:
+        inner = settings.inner(ppo)
+        needs.append(MemoryNeed(
+            "evaluation", ppo_bytes(family, hidden, inner, settings.test_tasks),
+            f"eval.test_tasks={settings.test_tasks} x eval.episodes={settings.episodes} envs x "
+            f"{inner.num_steps} steps",
+            "eval.test_tasks (--tasks), eval.episodes (--episodes), ppo.num_steps (or "
+            "eval.ppo.num_steps) or policy.hidden"))
+    return needs
