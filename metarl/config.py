@@ -309,4 +309,8 @@ def resolve_device(name: str, field: str = "run.device") -> torch.device:
         raise ValueError(f"{field}={name!r} is not a torch device: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{field}={name!r} but torch sees no CUDA device on this machine")
+    if device.type == "cuda" and device.index is not None and \
+            device.index >= torch.cuda.device_count():
+        raise ValueError(f"{field}={name!r} but torch sees {torch.cuda.device_count()} CUDA "
+                         "device(s) on this machine")
     return device

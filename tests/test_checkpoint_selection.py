@@ -6,10 +6,14 @@ import math
 import pytest
 import torch
 
+from metarl.agents.actor_critic import ActorCritic
+from metarl.agents.ppo import PPO, PPOConfig
 from metarl.cli import main
 from metarl.config import dump_config
+from metarl.envs import Navigation2D
 from metarl.problems import config_from_dict
 from metarl.rl.config import EvalConfig
+from metarl.rl.episode_returns import first_episode_returns
 from metarl.rl.learner import adaptation_returns
 from metarl.runs.checkpoint import checkpoint_path, save_checkpoint
 from metarl.runs.run_dir import RunDir
@@ -131,3 +135,27 @@ def test_run_evaluates_the_checkpoint_chosen_on_validation_tasks(tmp_path, capsy
     assert not (out / "eval" / "selection.csv").exists()
     assert "reptile: last checkpoint (meta-iteration 3)" in (
         out / "eval" / "summary.md").read_text()
+
+
+def test_the_return_at_k_is_the_return_of_the_policy_after_k_updates():
+    """Hand-built: a nearly deterministic Navigation2D policy (std 1e-7) adapted for two updates.
+    Row k of the adaptation curve, the number the evaluation and the selection score, equals the
+    return that the greedy policy with the parameters after exactly k updates gets on each goal,
+    measured apart by running its means through the environment (rl.episode_returns)."""
+    family = Navigation2D()
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(16,),
+                                    init_log_std=-16.0)
+    cfg = PPOConfig(num_envs=4, num_steps=100, learning_rate=0.05, num_epochs=2,
+                    num_minibatches=1, log_std_learning_rate=1e-12)
+    ppo = PPO(family, policy, cfg)
+    theta = policy.init(torch.Generator().manual_seed(0))
+    tasks = family.tasks.sample(3, split="val")
+    curve = adaptation_returns(ppo, theta, tasks, 2, seed=4)  # [3, T]: k = 0, 1, 2
+    for k in range(3):
+        params = theta if k == 0 else ppo.adapt(
+            theta, tasks, k, torch.Generator().manual_seed(4)).params
+        stacked = params if k else {n: v.expand(3, *v.shape) for n, v in theta.items()}
+        greedy = first_episode_returns(family, tasks, 1,
+                                       lambda obs, p=stacked: policy.actor(p, obs))
+        torch.testing.assert_close(curve[k], greedy[:, 0], atol=2e-3, rtol=0)
+    assert not torch.allclose(curve[0], curve[2], atol=0.1)  # the updates changed the policy

@@ -2,10 +2,12 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from metarl.agents import param_tree
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.batched_adam import BatchedAdam
+from metarl.agents.param_tree import stack
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.envs import CartPoleMass, Navigation2D
 from metarl.rl.pretrain import PretrainConfig
@@ -331,3 +333,65 @@ def test_adapt_runs_in_the_tasks_dtype():
     tasks = family.tasks.sample(2, split="val", dtype=torch.float64)
     result = ppo.adapt(stacked, tasks, 1, torch.Generator().manual_seed(0))
     assert all(v.dtype == torch.float64 for v in result.params.values())
+
+
+def _reference_loss(theta, obs, actions, old_log_probs, advantages, returns, values, cfg, clip,
+                    bounds):
+    """PPO's loss for one task written out with torch.nn.functional and torch.distributions
+    (CleanRL's formulas), independently of metarl's batched code."""
+    def mlp(prefix, x):
+        n = 0
+        while f"{prefix}.{n + 1}.weight" in theta:
+            x = torch.tanh(F.linear(x, theta[f"{prefix}.{n}.weight"], theta[f"{prefix}.{n}.bias"]))
+            n += 1
+        return F.linear(x, theta[f"{prefix}.{n}.weight"], theta[f"{prefix}.{n}.bias"])
+
+    mean, value = mlp("actor", obs), mlp("critic", obs).squeeze(-1)
+    dist = torch.distributions.Normal(mean, theta["log_std"].exp())
+    log_ratio = dist.log_prob(actions).sum(-1) - old_log_probs
+    ratio = log_ratio.exp()
+    adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+    v_clipped = values + (value - values).clamp(-cfg.clip_coef, cfg.clip_coef)
+    v_loss = 0.5 * torch.max((value - returns) ** 2, (v_clipped - returns) ** 2).mean()
+    entropy = dist.entropy().sum(-1).mean()
+    low, high = bounds
+    centre, half = (high + low) / 2, (high - low) / 2
+    bound_loss = (((mean - centre).abs() / half - 1).clamp(min=0) ** 2).sum(-1).mean()
+    loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss + cfg.bound_coef * bound_loss
+    approx_kl = ((ratio - 1) - log_ratio).mean()
+    clip_frac = ((ratio - 1).abs() > clip).float().mean()
+    return {"loss": loss, "pg_loss": pg_loss, "v_loss": v_loss, "entropy": entropy,
+            "bound_loss": bound_loss, "approx_kl": approx_kl, "clip_frac": clip_frac}
+
+
+def test_loss_parts_match_the_formulas_written_out_per_task():
+    """The clipped surrogate, clipped value loss, entropy, bound penalty, KL and clip fraction
+    of the batched loss equal PPO's formulas computed task by task with torch.distributions."""
+    family = Navigation2D()
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(6, 5),
+                                    init_log_std=-1.0)
+    cfg = PPOConfig(clip_coef=0.2, clip_vloss=True, ent_coef=0.01, vf_coef=0.5, bound_coef=0.3)
+    ppo = PPO(family, policy, cfg)
+    gen = torch.Generator().manual_seed(0)
+    num_tasks, m = 3, 16
+    params = stack(policy.init(gen), num_tasks)
+    params = {k: v + 0.3 * torch.randn(v.shape, generator=gen) for k, v in params.items()}
+    obs = torch.randn(num_tasks, m, 2, generator=gen)
+    actions = 0.2 * torch.randn(num_tasks, m, 2, generator=gen)
+    with torch.no_grad():  # old log-probs near the new ones, so that some ratios clip
+        new_lp = policy.evaluate(params, obs, actions).log_prob
+    old_lp = new_lp + 0.3 * torch.randn(num_tasks, m, generator=gen)
+    advantages = torch.randn(num_tasks, m, generator=gen)
+    returns = torch.randn(num_tasks, m, generator=gen)
+    values = returns + 0.5 * torch.randn(num_tasks, m, generator=gen)
+    batch = Batch(obs, actions, old_lp, advantages, returns, values)
+    parts = ppo.loss(params, batch, clip_coef=0.15)
+    bounds = (torch.as_tensor(family.action_space.low), torch.as_tensor(family.action_space.high))
+    for t in range(num_tasks):
+        theta = {k: v[t] for k, v in params.items()}
+        expected = _reference_loss(theta, obs[t], actions[t], old_lp[t], advantages[t],
+                                   returns[t], values[t], cfg, 0.15, bounds)
+        for name, value in expected.items():
+            assert torch.allclose(getattr(parts, name)[t], value, atol=1e-5), (t, name)
+    assert 0 < parts.clip_frac.mean() < 1 and parts.bound_loss.min() > 0  # both terms act

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from metarl.envs import FAMILIES, CartPoleMass, Navigation2D, TaskSampler
+from metarl.envs import FAMILIES, CartPoleDirection, CartPoleMass, Navigation2D, TaskSampler
 
 
 @pytest.mark.parametrize("family_type", list(FAMILIES.values()))
@@ -78,3 +78,22 @@ def test_dtype_does_not_change_tasks():
     b = sampler.sample(40, split="test", dtype=torch.float32)
     assert a.goal.dtype == torch.float64 and b.goal.dtype == torch.float32
     torch.testing.assert_close(a.goal.float(), b.goal)
+
+
+def _task_set(tasks) -> set:
+    return {tuple((k, tuple(torch.as_tensor(v).reshape(-1).tolist())) for k, v in sorted(t.items()))
+            for t in tasks.to_list()}
+
+
+@pytest.mark.parametrize("family_type", [Navigation2D, CartPoleMass, CartPoleDirection])
+def test_training_draws_never_hit_a_validation_or_test_task(family_type):
+    """The three splits share no task: 4000 training draws (from several run seeds) against the
+    first 200 validation and 200 test tasks, and validation against test, task by task."""
+    sampler = family_type().tasks
+    val = _task_set(sampler.sample(200, split="val"))
+    test = _task_set(sampler.sample(200, split="test"))
+    assert len(val) == 200 and len(test) == 200  # no task repeated inside a split
+    assert not val & test
+    for seed in range(4):  # run seeds, including the split seed itself
+        train = _task_set(sampler.sample(1000, torch.Generator().manual_seed(seed)))
+        assert not train & val and not train & test

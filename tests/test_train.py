@@ -243,11 +243,13 @@ def test_bad_config_fails_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == "metarl: error: ppo.num_epochs=0 must be a positive integer"
     assert not (tmp_path / "run").exists()
-    if not torch.cuda.is_available():
-        assert main(["train", str(cfg), "--set", "ppo.num_epochs=2", "--device", "cuda",
-                     "--out", str(tmp_path / "run")]) == 2
-        assert "torch sees no CUDA device" in capsys.readouterr().err
-        assert not (tmp_path / "run").exists()
+    # a device this machine does not have (no GPU, or not 100 of them): refused, on any machine
+    assert main(["train", str(cfg), "--set", "ppo.num_epochs=2", "--device", "cuda:99",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "run.device='cuda:99' but torch sees" in err and "CUDA device" in err
+    assert torch.cuda.is_available() or "torch sees no CUDA device" in err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("family", "setting", "evaluate", "message"), [
