@@ -40,8 +40,10 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_actions(space: gym.Space[Any], actions: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """``actions`` as an array of ``shape`` (a batch of ``space``'s actions), or a one-line
-    ``ValueError``: a Box action must be finite, a Discrete one an integer of the space."""
+    """``actions`` as an array of ``shape`` (one of ``space``'s actions, or a batch of them), or
+    a one-line ``ValueError`` naming the first bad one: a Box action must be finite (out of its
+    bounds, it is clipped by the dynamics, as Gymnasium's envs do), a Discrete one an integer of
+    the space."""
     array = np.asarray(actions)
     if array.shape != shape:
         if array.size != int(np.prod(shape)):
@@ -51,11 +53,16 @@ def check_actions(space: gym.Space[Any], actions: Any, shape: tuple[int, ...]) -
         start, n = int(space.start), int(space.n)
         valid = np.isfinite(array) & (array == np.round(array)) & (array >= start) & (
             array < start + n) if array.dtype.kind in "fiub" else np.zeros(shape, bool)
-        if not valid.all():
-            raise ValueError(f"action={array.tolist()!r} is not in {space}")
-    elif not np.isfinite(array).all():
-        raise ValueError(f"action={array.tolist()!r} is not finite (NaN or Inf): an action of "
-                         f"{space} must be a number")
+        problem = f"is not in {space}"
+    else:
+        valid = np.isfinite(array)
+        problem = f"is not finite (NaN or Inf): an action of {space} must be a number"
+    if not valid.all():
+        batched = len(shape) > len(space.shape or ())
+        if not batched:
+            raise ValueError(f"action={array.tolist()!r} {problem}")
+        env = int(np.flatnonzero(~valid.reshape(shape[0], -1).all(axis=1))[0])
+        raise ValueError(f"action={array[env].tolist()!r} of env {env} {problem}")
     return array
 
 

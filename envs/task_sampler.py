@@ -91,11 +91,15 @@ class TaskSampler:
     def _fixed(self, n: int, split: str) -> dict[str, torch.Tensor]:
         chunks = []
         for c in range((n + _CHUNK - 1) // _CHUNK):
-            g = torch.Generator().manual_seed(
-                (self.split_seed * 1_000_003 + _SPLIT_SALT[split] * 7919 + c) % (2**63)
-            )
-            chunks.append(self._draw(_CHUNK, g))
+            seed = self.chunk_seed(split, c)
+            chunks.append(self._draw(_CHUNK, torch.Generator().manual_seed(seed)))
         return {s.name: torch.cat([ch[s.name] for ch in chunks])[:n] for s in self.specs}
+
+    def chunk_seed(self, split: str, chunk: int) -> int:
+        """The generator seed of chunk ``chunk`` of a fixed split: above ``2**32 - 1`` for every
+        ``split_seed`` a config accepts, so no training generator (seeded by a run seed, at most
+        ``2**32 - 1``) draws a validation or test chunk's tasks."""
+        return (self.split_seed * 1_000_003 + _SPLIT_SALT[split] * 7919 + chunk) % (2**63)
 
     def describe(self) -> dict[str, str]:
         """One line per split, for ``metarl envs``."""

@@ -71,12 +71,14 @@ def train(config: Config | str | Path, out: str | Path, resume: bool = False,
 
 
 def evaluate(run: RunDir | str | Path, device: str | None = None, quiet: bool = False,
-             **changes: Any) -> list[dict[str, float | str | int]]:
+             memory_limit: float | None = None, **changes: Any
+             ) -> list[dict[str, float | str | int]]:
     """``metarl evaluate``: evaluate a run's methods on held-out tasks, replacing ``eval/``.
 
     :param run: a run directory.
     :param device: torch device (default: the run's).
     :param quiet: print no table.
+    :param memory_limit: GB the evaluation may use (default: the run's ``run.memory_limit``).
     :param changes: evaluation settings that differ from the run's ``[eval]`` section
         (``methods``, ``updates``, ``seeds``, ``test_tasks``, ``split``; for RL runs
         ``episodes``, ``oracle_iterations``, ``checkpoint``, and ``ppo``, whose settings go on
@@ -89,7 +91,7 @@ def evaluate(run: RunDir | str | Path, device: str | None = None, quiet: bool = 
     settings = eval_settings(config, {k: v for k, v in changes.items() if k not in own},
                              {k: v for k, v in changes.items() if k in own}, run.path)
     return evaluate_run(run, settings, device=resolve_device(device, "device") if device else None,
-                        force=True, quiet=quiet)
+                        force=True, quiet=quiet, memory_limit=memory_limit)
 
 
 def plot(run: RunDir | str | Path) -> list[Path]:

@@ -114,7 +114,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                for o in eval_options() for value in [getattr(args, o.name)]}
     settings = eval_settings(config, changes, options, run.path)
     device = resolve_device(args.device, "--device") if args.device else None
-    evaluate_run(run, settings, device=device, force=args.force, quiet=args.quiet)
+    evaluate_run(run, settings, device=device, force=args.force, quiet=args.quiet,
+                 memory_limit=args.memory_limit)
     plot_run(run)
     return 0
 
@@ -162,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     for option in eval_options():  # the options of one kind of run (RL, Sine)
         p.add_argument(option.flag, **option.kwargs)
     p.add_argument("--device", help="torch device (default: the run's)")
+    p.add_argument("--memory-limit", type=float, metavar="GB",
+                   help="memory the evaluation may use (default: the run's run.memory_limit; "
+                        "0: what the device has free)")
     p.add_argument("--force", action="store_true", help="replace existing results in eval/")
     p.add_argument("--quiet", action="store_true",
                    help="print no results table (eval/ is written as usual)")

@@ -292,12 +292,19 @@ def dump_config(config: Sections) -> str:
     return "\n".join(lines)
 
 
+MACHINE_SETTINGS = ("run.memory_limit",)
+"""Settings of the machine a run is on, not of the experiment: a run resumes or is evaluated
+with other values of them."""
+
+
 def config_differences(a: Sections, b: Sections) -> list[str]:
-    """``section.key`` of every setting that differs between two configs."""
+    """``section.key`` of every experiment setting that differs between two configs (the
+    :data:`MACHINE_SETTINGS` are not compared)."""
     if type(a) is not type(b):
         return ["env.family"]
     da, db = a.to_dict(), b.to_dict()
-    return [f"{s}.{k}" for s in da for k in da[s] if da[s][k] != db[s][k]]
+    return [f"{s}.{k}" for s in da for k in da[s]
+            if da[s][k] != db[s][k] and f"{s}.{k}" not in MACHINE_SETTINGS]
 
 
 def resolve_device(name: str, field: str = "run.device") -> torch.device:

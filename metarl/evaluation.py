@@ -40,7 +40,8 @@ Row = dict[str, float | str | int]
 
 
 def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
-                 force: bool = True, quiet: bool = False) -> list[Row]:
+                 force: bool = True, quiet: bool = False, memory_limit: float | None = None,
+                 check_size: bool = True) -> list[Row]:
     """Evaluate a run's methods on its test tasks; writes ``eval/`` and returns the summary rows.
 
     :param run: the run directory (its config gives the problem, network and inner settings).
@@ -48,13 +49,18 @@ def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
     :param device: where to adapt (default: the run's device).
     :param force: replace existing results in ``eval/``.
     :param quiet: print nothing.
+    :param memory_limit: GB the evaluation may use (default: the run's ``run.memory_limit``).
+    :param check_size: refuse, before any work, an evaluation whose estimated memory does not
+        fit (``metarl train`` checked it before training).
     """
     config = run.load_config()
     device = device or resolve_device(config.run.device)
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
     problem = problem_of(config)
-    check_memory(problem.memory_needs(config, False, settings), config.run.memory_limit, device)
+    if check_size:
+        limit = config.run.memory_limit if memory_limit is None else memory_limit
+        check_memory(problem.memory_needs(config, False, settings), limit, device)
     evaluator = problem.evaluator(config, settings)
     learner = evaluator.learner
     tasks = learner.sample_tasks(settings.test_tasks, split=settings.split, device=device)

@@ -75,6 +75,9 @@ def available_bytes(device: torch.device) -> tuple[float, str] | None:
 def check_memory(needs: Sequence[MemoryNeed], limit_gb: float, device: torch.device) -> None:
     """A one-line ``ValueError`` when the largest need exceeds ``limit_gb`` (``run.memory_limit``;
     0: what ``device`` has free)."""
+    if limit_gb < 0:
+        raise ValueError(f"memory limit {limit_gb!r} GB must be >= 0 (0: what the device has "
+                         "free)")
     if not needs:
         return
     need = max(needs, key=lambda n: n.bytes)
@@ -86,7 +89,9 @@ def check_memory(needs: Sequence[MemoryNeed], limit_gb: float, device: torch.dev
             return
         limit, source = found
     if need.bytes > limit or not math.isfinite(need.bytes):
+        others = [n.phase for n in needs if n is not need and n.bytes > limit]
+        also = f" (so does {', '.join(others)})" if others else ""
         raise ValueError(
-            f"{need.phase} needs about {need.bytes / GB:.3g} GB ({need.size}) but "
+            f"{need.phase} needs about {need.bytes / GB:.3g} GB ({need.size}){also} but "
             f"{limit / GB:.3g} GB are available ({source}); lower {need.change}, or set "
             f"run.memory_limit (GB) if the estimate is wrong for this machine")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from metarl.config import ConfigError, build_config, read_config_data, resolve_device
 from metarl.memory import check_memory
 from metarl.problem import Config, EvalOption, Problem
@@ -40,16 +42,19 @@ def config_from_dict(data: dict[str, Any]) -> Any:
     return config
 
 
-def check_config(config: Any, evaluate: bool = True, processes: int = 1) -> None:
+def check_config(config: Any, evaluate: bool = True, processes: int = 1,
+                 device: torch.device | None = None) -> None:
     """Before any work: the problem's checks of a config (:meth:`~metarl.problem.Problem.validate`,
     as at loading, for configs built in code too, then :meth:`~metarl.problem.Problem.check`) and
-    whether its memory needs fit (:mod:`metarl.memory`), each a one-line :class:`ConfigError`."""
+    whether its memory needs fit on ``device`` (default: the config's; :mod:`metarl.memory`),
+    each a one-line :class:`ConfigError`."""
     problem = problem_of(config)
     try:
         problem.validate(config)
         problem.check(config, evaluate)
         needs = problem.memory_needs(config, True, config.eval if evaluate else None, processes)
-        check_memory(needs, config.run.memory_limit, resolve_device(config.run.device))
+        check_memory(needs, config.run.memory_limit,
+                     device or resolve_device(config.run.device))
     except ConfigError:
         raise
     except ValueError as err:

@@ -130,7 +130,17 @@ def newest_state(directory: Path, method: str, config: Config, theta: Params
             raise ValueError(f"{err}; the newest intact checkpoint is {older.name}: move "
                              f"{paths[0].name} out of {directory} and resume again to continue "
                              "from it") from None
-        raise ValueError(f"{err}; no older checkpoint in {directory} is intact") from None
+        raise ValueError(f"{err}; no older checkpoint in {directory} passes these checks "
+                         "either") from None
+
+
+def check_checkpoints(run: RunDir, config: Config, methods: list[str]) -> None:
+    """Before a resumed run trains anything: every method's newest checkpoint passes
+    :func:`verified_state` (so that a bad one of a later method is found before an earlier
+    method trains and writes)."""
+    for method in methods:
+        theta = make_trainer(method, config, torch.device("cpu")).theta  # the network's shapes
+        newest_state(run.checkpoints(method), method, config, theta)
 
 
 def train_method(run: RunDir, method: str, config: Config, device: torch.device,
@@ -157,7 +167,9 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"checkpoint {path}: its trainer state does not fit this run's "
                              f"{method} trainer ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
+                             f"{str(err).splitlines()[0] if str(err) else 'no detail'}); move it "
+                             f"out of {directory} and resume again to continue from an older "
+                             "checkpoint") from None
     if trainer.done:
         return trainer.theta
 
@@ -219,14 +231,23 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
     device = resolve_device(config.run.device)
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
     # before the run directory is written: a bad setting stops the command with its one-line
-    # error and leaves nothing behind
-    check_config(config, evaluate, 1 if dist is None else dist.world_size)
+    # error and leaves nothing behind (under torchrun, on every rank if one rank refuses)
     if dist is None:
+        check_config(config, evaluate)
         run = prepare_run_dir(out, config, resume, force)
     else:
         device = dist.device(device)
+        dist.check_all(lambda: check_config(config, evaluate, dist.world_size, device),
+                       "checking the config", device)
         run = RunDir(dist.on_main(lambda: prepare_run_dir(out, config, resume, force).path,
                                   "preparing the run directory"))
+    if resume:
+        methods = trained_methods(config)
+        if dist is None:
+            check_checkpoints(run, config, methods)
+        else:
+            dist.on_main(lambda: check_checkpoints(run, config, methods),
+                         "checking the checkpoints")
     for method in trained_methods(config):
         if dist is None:
             train_method(run, method, config, device, quiet)
@@ -241,6 +262,6 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
             print(f"{run.eval / 'curves.csv'} exists: kept (metarl evaluate {run.path} --force "
                   "redoes it)")
         else:
-            evaluate_run(run, config.eval, device=device, quiet=quiet)
+            evaluate_run(run, config.eval, device=device, quiet=quiet, check_size=False)
         plot_run(run)
     return run

@@ -274,3 +274,29 @@ def test_world_size_without_a_rendezvous_is_a_one_line_error(monkeypatch):
         Distributed.from_env("cpu")
     assert "\n" not in str(info.value)
     assert not torch_dist.is_initialized()
+
+
+def test_a_rank_that_refuses_the_config_stops_all_before_force_deletes(tmp_path):
+    """One rank's check fails (here its own memory limit): every rank stops, and rank 0 does
+    not replace the existing run directory it would otherwise --force over."""
+    config = _config(meta={"meta_iterations": 1})
+    path = tmp_path / "tiny.toml"
+    path.write_text(dump_config(config))
+    run = tmp_path / "run"
+    train_run(config, run, evaluate=False, quiet=True)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    port = str(_free_port())
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
+        limit = ["--set", "run.memory_limit=0.0001"] if rank == 1 else []
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "metarl", "train", str(path), "--out", str(run), "--force",
+             "--quiet", "--no-eval", "--dist-timeout", "60", *limit],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [2, 2], errors
+    assert "other rank(s) refused" in errors[0]
+    assert "GB are available (run.memory_limit)" in errors[1]
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

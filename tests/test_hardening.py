@@ -53,7 +53,7 @@ def _one_line_error(capsys) -> str:
 @pytest.mark.parametrize(("setting", "named"), [
     ("meta.meta_batch=100000000", "meta.meta_batch=100000000"),
     ("eval.test_tasks=100000000", "eval.test_tasks=100000000"),
-    ("policy.hidden=[100000000]", "policy.hidden"),
+    ("policy.hidden=[100000000]", "policy.hidden=[100000000]"),
     ("ppo.num_steps=1000000000", "1000000000 steps"),
 ])
 def test_a_size_that_cannot_fit_stops_before_force_deletes_anything(run, capsys, setting, named):
@@ -204,3 +204,41 @@ def test_plot_names_the_file_it_cannot_read(run, capsys, name, text, said):
     (out / "eval" / name).write_text(text)
     assert main(["plot", str(out)]) == 2
     assert said in _one_line_error(capsys)
+
+
+def test_a_later_methods_bad_checkpoint_is_found_before_anything_trains(tmp_path, capsys):
+    """Resuming checks every method's newest checkpoint first: a corrupt pretraining one stops
+    the command before Reptile trains and writes."""
+    data = {**TINY, "eval": {**TINY["eval"], "methods": ["reptile", "scratch", "pretrain"]}}
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(dump_config(config_from_dict(data)))
+    out = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(out), "--quiet", "--no-eval"]) == 0
+    _drop_last(out)  # reptile has one iteration to go
+    (out / "checkpoints" / "pretrain" / "iter_000003.pt").write_bytes(b"")
+    before = _snapshot(out)
+    assert _resume(cfg, out) == 2
+    assert "pretrain/iter_000003.pt is empty" in _one_line_error(capsys)
+    assert _snapshot(out) == before  # reptile did not train on
+
+
+def test_a_checkpoint_with_entries_of_the_wrong_type(run, capsys):
+    cfg, out = run
+    target = _drop_last(out)
+    state = load_checkpoint(out / "checkpoints" / "reptile" / "iter_000002.pt")
+    state["iteration"], state["config"] = 3, "not a config"
+    save_checkpoint(state, target)
+    assert _resume(cfg, out) == 2
+    assert "its 'config' is a str: not a metarl training checkpoint" in _one_line_error(capsys)
+
+
+def test_a_run_resumes_and_evaluates_with_another_memory_limit(run, capsys):
+    """run.memory_limit is the machine's, not the experiment's: following the message's advice
+    does not lock a run out of --resume, and metarl evaluate takes its own --memory-limit."""
+    cfg, out = run
+    _drop_last(out)
+    assert main(["train", str(cfg), "--out", str(out), "--resume", "--quiet", "--no-eval",
+                 "--set", "run.memory_limit=50"]) == 0
+    assert main(["evaluate", str(out), "--force", "--quiet", "--memory-limit", "0.0001"]) == 2
+    assert "0.0001 GB are available (run.memory_limit)" in _one_line_error(capsys)
+    assert main(["evaluate", str(out), "--force", "--quiet", "--memory-limit", "50"]) == 0

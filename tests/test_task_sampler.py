@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from metarl.config import MAX_SEED
 from metarl.envs import FAMILIES, CartPoleDirection, CartPoleMass, Navigation2D, TaskSampler
 
 
@@ -89,11 +90,16 @@ def _task_set(tasks) -> set:
 def test_training_draws_never_hit_a_validation_or_test_task(family_type):
     """The three splits share no task: 4000 training draws (from several run seeds) against the
     first 200 validation and 200 test tasks, and validation against test, task by task."""
+    # the guarantee: a fixed split's generators are seeded above every run seed
+    for split_seed in (0, 1, MAX_SEED):
+        sampler = family_type(split_seed=split_seed).tasks
+        assert min(sampler.chunk_seed(s, c) for s in ("val", "test") for c in (0, 10**6)) > \
+            MAX_SEED
     sampler = family_type().tasks
     val = _task_set(sampler.sample(200, split="val"))
     test = _task_set(sampler.sample(200, split="test"))
     assert len(val) == 200 and len(test) == 200  # no task repeated inside a split
     assert not val & test
-    for seed in range(4):  # run seeds, including the split seed itself
+    for seed in (0, 1, 2, MAX_SEED):  # run seeds
         train = _task_set(sampler.sample(1000, torch.Generator().manual_seed(seed)))
         assert not train & val and not train & test

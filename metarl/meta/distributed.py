@@ -155,6 +155,22 @@ class Distributed:
             raise self._fail(what, err) from None
         return flat.copy_(self._buffer)
 
+    def check_all(self, check: Callable[[], None], what: str, device: torch.device) -> None:
+        """Run ``check`` on every rank; when it raises on any rank, every rank raises (that rank
+        its own error, the others a ``ValueError`` saying another rank refused), so that no rank
+        goes on, and rank 0 deletes nothing, on a check another rank failed."""
+        error: Exception | None = None
+        try:
+            check()
+        except Exception as err:  # passed on as a count, then re-raised here
+            error = err
+        failed = self.all_sum(torch.tensor([float(error is not None)], device=device), what)
+        if error is not None:
+            raise error
+        if failed.item() > 0:
+            raise ValueError(f"rank {self.rank}: {what}: {int(failed.item())} other rank(s) "
+                             "refused (their message says why)")
+
     def on_main(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn`` on rank 0 and give its result to every rank; an exception raised there is
         raised on every rank (rank 0 re-raises it; the others raise a ``ValueError`` with its

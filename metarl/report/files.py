@@ -23,16 +23,20 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def read_table(path: Path, columns: dict[str, type]) -> list[dict[str, Any]]:
+def read_table(path: Path, columns: dict[str, type], allow_empty: bool = False
+               ) -> list[dict[str, Any]]:
     """The rows of a CSV file with ``columns`` converted (``{"k": int, "mean": float}``); a
-    missing file, column or a value that does not convert is a one-line ``ValueError`` naming
-    the file and line."""
+    missing file, column, a value that does not convert, or no row at all (unless
+    ``allow_empty``) is a one-line ``ValueError`` naming the file and line."""
     if not path.is_file():
         raise ValueError(f"{path} does not exist")
     try:
         rows: list[dict[str, Any]] = list(read_csv(path))
     except (csv.Error, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a CSV file metarl wrote: {err}") from None
+    if not rows and not allow_empty:
+        raise ValueError(f"{path} has no rows; not a file metarl wrote (rerun the command that "
+                         "writes it)")
     for line, row in enumerate(rows, start=2):
         for name, kind in columns.items():
             if row.get(name) is None:

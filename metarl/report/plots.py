@@ -73,7 +73,8 @@ def plot_meta_training(metrics: Path, path: Path, family: str, column: str = "va
                        ylabel: str = "validation return", log: bool = False) -> Path:
     """Validation score (``column`` of the ``metrics`` CSV) against meta-iteration, one line per
     trained method; ``log`` draws it on a log scale. Written to ``path``."""
-    rows = read_table(metrics, {"method": str, "iteration": int, column: float})
+    rows = read_table(metrics, {"method": str, "iteration": int, column: float},
+                      allow_empty=True)  # a run stopped before its first meta-iteration
     fig = new_figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     for method in dict.fromkeys(r["method"] for r in rows):

@@ -42,11 +42,12 @@ def memory_needs(config: ExperimentConfig, family: EnvFamily | GymTaskFamily, tr
     the evaluation (checkpoint selection, every method, the oracle) under ``settings``; a
     meta-batch split over ``processes`` processes."""
     hidden, ppo, meta = tuple(config.policy.hidden), config.ppo, config.meta
+    net = f"policy.hidden={list(hidden)}"
     needs = []
     if train:
         share = math.ceil(meta.meta_batch / processes)
         tasks = min(share, meta.task_chunk) if meta.task_chunk else share
-        rollout = f"{ppo.num_envs} envs x {ppo.num_steps} steps"
+        rollout = f"{ppo.num_envs} envs x {ppo.num_steps} steps, {net}"
         needs.append(MemoryNeed(
             "meta-training", ppo_bytes(family, hidden, ppo, tasks),
             f"{tasks} tasks of meta.meta_batch={meta.meta_batch} at once x {rollout}",
@@ -66,7 +67,7 @@ def memory_needs(config: ExperimentConfig, family: EnvFamily | GymTaskFamily, tr
         needs.append(MemoryNeed(
             "evaluation", ppo_bytes(family, hidden, inner, settings.test_tasks),
             f"eval.test_tasks={settings.test_tasks} x eval.episodes={settings.episodes} envs x "
-            f"{inner.num_steps} steps",
+            f"{inner.num_steps} steps, {net}",
             "eval.test_tasks (--tasks), eval.episodes (--episodes), ppo.num_steps (or "
             "eval.ppo.num_steps) or policy.hidden"))
     return needs

@@ -54,8 +54,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ValueError(f"checkpoint {path} cannot be read: {err.strerror or err}") from None
     except Exception as err:  # torch raises several types for corrupt or foreign files
-        raise ValueError(f"checkpoint {path} is not a metarl checkpoint: it does not load as "
-                         f"tensors and plain containers ({type(err).__name__})") from None
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "weights_only" in str(err) or "Weights only" in str(err):  # never advise turning it off
+            reason = "it holds objects other than tensors and plain containers"
+        else:
+            reason = f"it is truncated or corrupt ({text})"
+        raise ValueError(f"checkpoint {path} is not a metarl checkpoint: {reason}") from None
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, not a dict: not a "
                          "metarl checkpoint")
@@ -90,6 +94,11 @@ def check_training_state(state: dict[str, Any], path: Path, method: str) -> None
                          f"{missing[0]!r}")
     if state["method"] != method:
         raise ValueError(f"checkpoint {path} is {state['method']!r}'s, not {method!r}'s")
+    for key, kind in (("iteration", int), ("config", dict), ("trainer", dict),
+                      ("wall_time_s", float | int)):
+        if not isinstance(state[key], kind) or isinstance(state[key], bool):
+            raise ValueError(f"checkpoint {path}: its {key!r} is a {type(state[key]).__name__}: "
+                             "not a metarl training checkpoint")
     named = _NAME.match(path.name)
     if named and int(named.group(1)) != state["iteration"]:
         raise ValueError(f"checkpoint {path} holds meta-iteration {state['iteration']!r}, not "

@@ -110,7 +110,12 @@ def foreign_entries(run: RunDir) -> list[str]:
     (symbolic links count as foreign: a run writes none); the tree is walked without following
     links, and a foreign folder is listed once, not its contents."""
     found: list[str] = []
-    for root, dirs, files in os.walk(run.path):
+
+    def unreadable(err: OSError) -> None:
+        raise ValueError(f"refusing to replace {run.path}: {err.filename} cannot be read "
+                         f"({err.strerror})")
+
+    for root, dirs, files in os.walk(run.path, onerror=unreadable):
         here = Path(root)
         rel = here.relative_to(run.path)
         keep = []

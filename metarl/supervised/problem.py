@@ -45,8 +45,9 @@ class Regression(Problem):
 
     def memory_needs(self, config: SineExperimentConfig, train: bool,
                      settings: SineEvalConfig | None, processes: int = 1) -> list[MemoryNeed]:
-        """Adaptations of a meta-batch on ``train_points`` points per task, and of the test tasks
-        on ``shots`` points with the error on ``query_points`` inputs."""
+        """Adaptations of a meta-batch on ``train_points`` points per task, of the validation and
+        test tasks on ``shots`` points with the error on ``query_points`` inputs, and
+        pretraining's pooled points of a meta-batch."""
         hidden = tuple(config.model.hidden)
         parameters = mlp_parameters([1, *hidden, 1])
         meta, needs = config.meta, []
@@ -62,6 +63,17 @@ class Regression(Problem):
                 "meta-training", need(tasks, points),
                 f"{tasks} tasks of meta.meta_batch={meta.meta_batch} x {points} points",
                 "meta.meta_batch (or set meta.task_chunk), env.train_points or model.hidden"))
+            shots = config.eval.shots + config.eval.query_points
+            needs.append(MemoryNeed(
+                "validation", need(meta.val_tasks, shots),
+                f"meta.val_tasks={meta.val_tasks} x {shots} points",
+                "meta.val_tasks, eval.shots, eval.query_points or model.hidden"))
+            if "pretrain" in config.eval.methods:
+                pooled = meta.meta_batch * (config.inner.batch_size or points)
+                needs.append(MemoryNeed(
+                    "pretraining", need(1, pooled),
+                    f"meta.meta_batch={meta.meta_batch} tasks' points pooled",
+                    "meta.meta_batch, inner.batch_size or model.hidden"))
         if settings is not None:
             points = settings.shots + settings.query_points
             needs.append(MemoryNeed(
