@@ -93,12 +93,27 @@ class AutoResetEnv:
         """Number of tasks ``T``."""
         return self.params.num_tasks
 
-    def reset(self, params: TaskParams | None = None) -> torch.Tensor:
-        """Start fresh episodes in every environment (optionally for new tasks); returns obs."""
+    def reset(self, params: TaskParams | None = None,
+              generators: list[torch.Generator] | None = None) -> torch.Tensor:
+        """Start fresh episodes in every environment (optionally for new tasks); returns obs.
+
+        :param generators: one per task: its environments' start states are drawn from it
+            (default: all from :attr:`generator`); later restarts draw from :attr:`generator`.
+        """
         if params is not None:
             self.params = params
             self.dense_reset = self._choose_dense_reset(params)
-        self.state, obs = self.family.reset(self.params, self.num_envs, self.generator)
+        if generators is None:
+            self.state, obs = self.family.reset(self.params, self.num_envs, self.generator)
+        else:
+            if len(generators) != self.num_tasks:
+                raise ValueError(f"{len(generators)} generators for {self.num_tasks} tasks: give "
+                                 "one per task")
+            parts = [self.family.reset(self.params.index(slice(i, i + 1)), self.num_envs, g)
+                     for i, g in enumerate(generators)]
+            self.state = EnvState(torch.cat([s.x for s, _ in parts]),
+                                  torch.cat([s.t for s, _ in parts]))
+            obs = torch.cat([o for _, o in parts])
         self._return = torch.zeros(self.state.t.shape, dtype=obs.dtype, device=obs.device)
         return obs
 

@@ -94,7 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.helper_rank = dist is not None and not dist.is_main  # main() ends it: exit_helper_rank
     try:
         run = train_run(config, out, resume=args.resume, force=args.force,
-                        evaluate=not args.no_eval, quiet=args.quiet, dist=dist)
+                        evaluate=not args.no_eval, quiet=args.quiet, dist=dist,
+                        command=args.command_line)
     finally:
         if dist is not None:
             dist.close()
@@ -187,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``metarl`` console script (a ``torchrun`` rank other than 0 does not
     return: it ends through :func:`~metarl.meta.distributed.exit_helper_rank`)."""
     args = build_parser().parse_args(argv)
+    args.command_line = ["metarl", *(sys.argv[1:] if argv is None else argv)]  # for run.toml
     code = _dispatch(args)
     if getattr(args, "helper_rank", False):
         exit_helper_rank(code)

@@ -42,6 +42,7 @@ from metarl.runs.checkpoint import (
 )
 from metarl.runs.metrics import MetricsLog
 from metarl.runs.progress import Progress
+from metarl.runs.provenance import record_invocation
 from metarl.runs.run_dir import RunDir, prepare_run_dir
 
 DISTRIBUTED = ("reptile", "fomaml")  # the methods whose meta-batches are split over ranks
@@ -221,33 +222,32 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
 
 def train_run(config: Config, out: Path, resume: bool = False, force: bool = False,
               evaluate: bool = True, quiet: bool = False,
-              dist: Distributed | None = None) -> RunDir:
+              dist: Distributed | None = None, command: list[str] | None = None) -> RunDir:
     """The whole job: train every method, then evaluate on the test tasks and plot.
 
     With ``dist`` (every rank of a ``torchrun`` job calls this), Reptile and first-order MAML
     run over all ranks; rank 0 alone prepares the run directory, trains the pretraining
-    baseline, evaluates and plots.
+    baseline, evaluates and plots. ``command`` (default ``sys.argv``) goes to ``run.toml``.
     """
     device = resolve_device(config.run.device)
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
     # before the run directory is written: a bad setting stops the command with its one-line
     # error and leaves nothing behind (under torchrun, on every rank if one rank refuses)
+    def prepare() -> Path:
+        run = prepare_run_dir(out, config, resume, force)
+        if resume:  # every method's newest checkpoint, before anything is written
+            check_checkpoints(run, config, trained_methods(config))
+        record_invocation(run, command, resumed=resume)
+        return run.path
+
     if dist is None:
         check_config(config, evaluate)
-        run = prepare_run_dir(out, config, resume, force)
+        run = RunDir(prepare())
     else:
         device = dist.device(device)
         dist.check_all(lambda: check_config(config, evaluate, dist.world_size, device),
                        "checking the config", device)
-        run = RunDir(dist.on_main(lambda: prepare_run_dir(out, config, resume, force).path,
-                                  "preparing the run directory"))
-    if resume:
-        methods = trained_methods(config)
-        if dist is None:
-            check_checkpoints(run, config, methods)
-        else:
-            dist.on_main(lambda: check_checkpoints(run, config, methods),
-                         "checking the checkpoints")
+        run = RunDir(dist.on_main(prepare, "preparing the run directory and checkpoints"))
     for method in trained_methods(config):
         if dist is None:
             train_method(run, method, config, device, quiet)

@@ -170,3 +170,69 @@ def test_vector_observations_are_copies():
     obs[:] = 100.0
     obs, *_ = env.step(np.zeros((2, 2), dtype=np.float32))
     np.testing.assert_allclose(obs, 0.0)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_next_step_autoreset_is_same_step_with_the_reset_on_the_next_call(seed):
+    """A sub-environment's episodes are the same in both modes (same seed and actions; one
+    sub-environment, so that restarts draw from the generator in the same order): NEXT_STEP
+    reports the last observation when an episode ends and, on the next call, whose action it
+    ignores, the first one of the next episode with reward 0 and no flag set."""
+    from gymnasium.vector import AutoresetMode
+
+    steps = 400
+    acts = np.random.default_rng(seed).integers(0, 2, size=steps)
+    same = gym.make_vec("metarl/CartPoleMass-v0", num_envs=1,
+                        vectorization_mode="vector_entry_point")
+    nxt = gym.make_vec("metarl/CartPoleMass-v0", num_envs=1,
+                       vectorization_mode="vector_entry_point",
+                       autoreset_mode=AutoresetMode.NEXT_STEP)
+    assert nxt.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    obs_same, _ = same.reset(seed=seed)
+    obs_next, _ = nxt.reset(seed=seed)
+    np.testing.assert_array_equal(obs_same, obs_next)
+    episodes_same, episodes_next, ended_obs = [], [], []
+    for t in range(steps):
+        o, r, te, tr, info = same.step(acts[t:t + 1])
+        if te[0] or tr[0]:
+            episodes_same.append(info["episode"]["r"][0])
+            ended_obs.append(info["final_obs"][0])
+    total, t, pending = 0.0, 0, False
+    while t < steps:
+        o, r, te, tr, _ = nxt.step(acts[t:t + 1])
+        if pending:  # the restart: no reward, no flag, the new episode's first observation
+            assert r[0] == 0 and not (te[0] or tr[0])
+            pending = False
+            continue
+        total += r[0]
+        t += 1
+        if te[0] or tr[0]:
+            episodes_next.append(total)
+            np.testing.assert_array_equal(o[0], ended_obs[len(episodes_next) - 1])
+            total, pending = 0.0, True
+    assert len(episodes_next) >= 10 and episodes_next == episodes_same
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_gymnasium_vector_wrappers_run_on_our_ids(env_id):
+    """Gymnasium's vector wrappers accept a NEXT_STEP vector env of every family and record its
+    episodes; reset(seed=[...]) seeds each sub-environment."""
+    from gymnasium.vector import AutoresetMode
+    from gymnasium.wrappers import vector as wrappers
+
+    env = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point",
+                       autoreset_mode=AutoresetMode.NEXT_STEP)
+    stats = wrappers.RecordEpisodeStatistics(env)
+    wrapped = wrappers.NormalizeReward(wrappers.NormalizeObservation(stats))
+    if isinstance(env.single_action_space, gym.spaces.Box):
+        wrapped = wrappers.ClipAction(wrapped)
+    obs, _ = wrapped.reset(seed=[0, 1, 2, 0])
+    assert obs.shape == (4, *env.single_observation_space.shape)
+    wrapped.action_space.seed(0)
+    scale = 3 if isinstance(env.single_action_space, gym.spaces.Box) else 1  # ClipAction clips
+    for _ in range(300):
+        obs, reward, *_ = wrapped.step(wrapped.action_space.sample() * scale)
+        assert np.isfinite(obs).all() and np.isfinite(reward).all()
+    assert len(stats.return_queue) >= 4 and all(length > 0 for length in stats.length_queue)
+    first, _ = env.reset(seed=[7, 8, 7, 9])
+    np.testing.assert_array_equal(first[0], first[2])

@@ -1,5 +1,9 @@
 """``metrics.csv``: one row per trained method and meta-iteration (and TensorBoard events).
 
+TensorBoard gets every number twice: ``<method>/<name>`` against the samples used so far (env
+steps, or labelled points), as stable-baselines3 and CleanRL log, and
+``<method>_by_iteration/<name>`` against the meta-iteration.
+
 The columns are ``method``, the fields of the method's records
 (:class:`~metarl.meta.learner.Record`) and ``wall_time_s``. With the ``tensorboard`` extra
 installed, every number also goes to ``tensorboard/<method>/``.
@@ -58,10 +62,13 @@ class MetricsLog:
         """Add one row."""
         row = {"method": self.method, **record._asdict(), "wall_time_s": round(wall_time, 3)}
         self._write([row], "a")
-        if self.writer is not None:
+        if self.writer is not None:  # against samples (env steps), as SB3 and CleanRL log
+            samples = record.progress()[0]
             for key, value in record._asdict().items():
                 if key != "iteration" and not (isinstance(value, float) and math.isnan(value)):
-                    self.writer.add_scalar(f"{self.method}/{key}", value, record.iteration)
+                    self.writer.add_scalar(f"{self.method}/{key}", value, samples)
+                    self.writer.add_scalar(f"{self.method}_by_iteration/{key}", value,
+                                           record.iteration)
             self.writer.flush()
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 Layout::
 
     DIR/config.toml            the resolved config (every key)
+    DIR/run.toml               one entry per metarl train: command, versions, git commit
     DIR/metrics.csv            one row per method and meta-iteration
     DIR/tensorboard/<method>/  TensorBoard events (with the ``tensorboard`` extra installed)
     DIR/checkpoints/<method>/  iter_000010.pt ... (atomic; the newest is resumed)
@@ -31,6 +32,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.config = self.path / "config.toml"
+        self.provenance = self.path / "run.toml"
         self.metrics = self.path / "metrics.csv"
         self.eval = self.path / "eval"
         self.plots = self.path / "plots"
@@ -94,6 +96,7 @@ RUN_FOLDERS = re.compile(rf"(checkpoints|tensorboard)(/{_METHOD})?|eval|plots")
 """The folders a run makes, relative to its directory."""
 RUN_FILES = tuple(re.compile(p) for p in (
     r"config\.toml",
+    r"run\.toml",
     r"metrics\.csv",
     rf"checkpoints/{_METHOD}/(iter_\d{{6,}}\.pt|\.iter_\d{{6,}}\.pt\..+\.tmp)",
     rf"tensorboard/{_METHOD}/events\.out\.tfevents\..+",
