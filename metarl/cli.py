@@ -10,6 +10,7 @@ two steps. ``metarl demo`` runs a random policy on every family's held-out tasks
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from metarl.meta.distributed import (
 from metarl.plotting import plot_run
 from metarl.problems import eval_options, eval_settings, load_config
 from metarl.runs.run_dir import RunDir
+from metarl.seeds import seed_dir, train_seeds
 from metarl.training import Interrupted, TrainingDiverged, train_run
 
 
@@ -86,10 +88,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.device is not None:
         overrides.append(f"run.device={args.device}")
+    stem = Path("runs") / Path(args.config).stem
+    if args.seeds is not None:
+        return train_sweep(args, overrides, Path(args.out) if args.out else stem)
+    if args.jobs != 1:
+        raise ValueError(f"--jobs={args.jobs} runs seeds side by side: it needs --seeds")
     if args.seed is not None:
         overrides.append(f"run.seed={args.seed}")
     config = load_config(Path(args.config), overrides)
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    out = Path(args.out) if args.out else seed_dir(stem, config.run.seed)
     dist = Distributed.from_env(resolve_device(config.run.device).type, args.dist_timeout)
     args.helper_rank = dist is not None and not dist.is_main  # main() ends it: exit_helper_rank
     try:
@@ -101,6 +108,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             dist.close()
     if dist is None or dist.is_main:
         print(f"run directory: {run.path}")
+    return 0
+
+
+def train_sweep(args: argparse.Namespace, overrides: list[str], out: Path) -> int:
+    """``metarl train CONFIG --seeds ...``: one run per seed in ``OUT/seed_<s>``, pooled in
+    ``OUT`` (:mod:`metarl.seeds`)."""
+    if args.seed is not None:
+        raise ValueError(f"--seed {args.seed} and --seeds exclude each other")
+    if "RANK" in os.environ:
+        raise ValueError("--seeds runs one process per seed; under torchrun, train one seed "
+                         "per job (--seed)")
+    text = train_seeds(Path(args.config), args.seeds, out, overrides, quiet=args.quiet,
+                       jobs=args.jobs, resume=args.resume, force=args.force,
+                       evaluate=not args.no_eval)
+    if text and not args.quiet:
+        print(text)
+    print(f"sweep directory: {out} (one run directory per seed, seed_<s>)")
     return 0
 
 
@@ -139,11 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_envs)
     p = sub.add_parser("train", help="meta-train from a TOML config, evaluate and plot")
     p.add_argument("config", help="TOML file, e.g. experiments/navigation2d.toml")
-    p.add_argument("--out", help="run directory (default runs/<config name>)")
+    p.add_argument("--out", help="run directory (default runs/<config name>/seed_<seed>; with "
+                                 "--seeds, the sweep's directory, default runs/<config name>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config key, e.g. --set meta.meta_iterations=50 (repeatable)")
     p.add_argument("--device", help="torch device, overrides run.device (cpu, cuda)")
     p.add_argument("--seed", type=int, help="overrides run.seed")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="train one run per seed (OUT/seed_<s>) and pool their evaluations")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="with --seeds: seeds trained side by side, one thread each (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its newest checkpoints")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
