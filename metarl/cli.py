@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
+from metarl.compare import compare
 from metarl.config import resolve_device
 from metarl.demo import run_demo
 from metarl.envs import FAMILIES, TaskSampler
@@ -145,6 +146,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare runs and sweeps over training seeds x tasks (metarl.compare)."""
+    text = compare([Path(p) for p in args.sources], args.methods or (), args.k or (),
+                   Path(args.out))
+    print(text)
+    print(f"wrote {args.out}/compare.md, compare.csv, compare.png")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Redraw a run's plots from its CSV files."""
     if not plot_run(RunDir(Path(args.run_dir))):
@@ -200,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true",
                    help="print no results table (eval/ is written as usual)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("compare", help="compare runs and sweeps over seeds x tasks: mean, IQM, "
+                                       "P(improvement), with bootstrap CIs")
+    p.add_argument("sources", nargs="+", metavar="RUN_OR_SWEEP",
+                   help="evaluated run directories, or sweeps (their seed_<s> runs)")
+    p.add_argument("--methods", nargs="+", help="methods to compare (default: all evaluated)")
+    p.add_argument("--k", type=int, nargs="+", help="updates k to report (default: all)")
+    p.add_argument("--out", default="runs/compare",
+                   help="directory of compare.md, .csv and .png (default runs/compare)")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("plot", help="redraw a run's plots from its CSV files")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_plot)

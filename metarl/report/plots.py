@@ -96,3 +96,26 @@ def plot_meta_training(metrics: Path, path: Path, family: str, column: str = "va
         ax.text(0.5, 0.5, "no validation score yet", ha="center", va="center",
                 transform=ax.transAxes)
     return save_figure(fig, path)
+
+
+def plot_comparison(rows: list[dict[str, float | str | int]], path: Path, ylabel: str,
+                    log: bool = False) -> Path:
+    """Each entry's statistic against k with its confidence band (``rows``: ``entry``, ``k``,
+    ``value``, ``low``, ``high``), written to ``path``."""
+    fig = new_figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
+    for i, entry in enumerate(dict.fromkeys(str(r["entry"]) for r in rows)):
+        points = sorted((r for r in rows if r["entry"] == entry), key=lambda r: int(r["k"]))
+        ks = [int(r["k"]) for r in points]
+        color = COLORS.get(entry.split(":")[-1], f"C{i % 10}")
+        ax.plot(ks, [float(r["value"]) for r in points], marker="o", color=color,
+                label=LABELS.get(entry, entry))
+        ax.fill_between(ks, [float(r["low"]) for r in points],
+                        [float(r["high"]) for r in points], color=color, alpha=0.2)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("inner updates k on the new task")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="shaded: 95% stratified-bootstrap CI", title_fontsize=8)
+    return save_figure(fig, path)
