@@ -23,7 +23,7 @@ import math
 import sys
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,10 @@ class ConfigError(ValueError):
     """A config key with a bad name, type or value (the message is one line naming it)."""
 
 
+WANDB_KEYS = ("project", "mode", "entity", "group", "tags")
+WANDB_MODES = ("online", "offline", "disabled")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Run settings.
@@ -57,12 +61,16 @@ class RunConfig:
     :param checkpoint_every: write a checkpoint every this many meta-iterations (and at the end).
     :param memory_limit: the memory (GB) a run may use; 0: what the device has free. A run whose
         estimated need exceeds it stops before any work (:mod:`metarl.memory`).
+    :param wandb: log to Weights & Biases too (the ``wandb`` extra): ``{ project = "...",
+        mode = "offline" }`` (``mode``: ``online``, ``offline`` or ``disabled``; also
+        ``entity``, ``group``, ``tags``); empty: no wandb.
     """
 
     seed: int = 0
     device: str = "cpu"
     checkpoint_every: int = 10
     memory_limit: float = 0.0
+    wandb: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.checkpoint_every <= 0:
@@ -70,6 +78,17 @@ class RunConfig:
         if not self.memory_limit >= 0:
             raise ValueError(f"run.memory_limit={self.memory_limit!r} must be >= 0 (GB; 0: "
                              "what the device has free)")
+        if self.wandb:
+            unknown = sorted(set(self.wandb) - set(WANDB_KEYS))
+            if unknown:
+                raise ValueError(f"run.wandb.{unknown[0]} is not a wandb setting; run.wandb "
+                                 f"has {', '.join(WANDB_KEYS)}")
+            if not isinstance(self.wandb.get("project"), str) or not self.wandb["project"]:
+                raise ValueError(f"run.wandb={self.wandb!r} needs a project name "
+                                 "(run.wandb.project)")
+            if self.wandb.get("mode", "online") not in WANDB_MODES:
+                raise ValueError(f"run.wandb.mode={self.wandb['mode']!r} must be one of "
+                                 f"{', '.join(WANDB_MODES)}")
         check_seed("run.seed", self.seed)
 
 
@@ -292,9 +311,9 @@ def dump_config(config: Sections) -> str:
     return "\n".join(lines)
 
 
-MACHINE_SETTINGS = ("run.memory_limit",)
-"""Settings of the machine a run is on, not of the experiment: a run resumes or is evaluated
-with other values of them."""
+MACHINE_SETTINGS = ("run.memory_limit", "run.wandb")
+"""Settings of the machine a run is on and of where it logs, not of the experiment: a run
+resumes or is evaluated with other values of them."""
 
 
 def config_differences(a: Sections, b: Sections) -> list[str]:

@@ -40,7 +40,7 @@ from metarl.runs.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from metarl.runs.metrics import MetricsLog
+from metarl.runs.metrics import MetricsLog, check_wandb
 from metarl.runs.progress import Progress
 from metarl.runs.provenance import record_invocation
 from metarl.runs.run_dir import RunDir, prepare_run_dir
@@ -180,8 +180,8 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
                  "wall_time_s": elapsed}
         return save_checkpoint(state, checkpoint_path(directory, trainer.iteration))
 
-    log = (MetricsLog(run, method, trainer.record_fields, resume_from=trainer.iteration)
-           if main else None)
+    log = (MetricsLog(run, method, trainer.record_fields, resume_from=trainer.iteration,
+                      wandb_settings=config.run.wandb) if main else None)
     progress = None if quiet or not main else Progress(
         method, config.meta.meta_iterations, trainer.iteration, unit=trainer.record_unit)
     try:
@@ -240,6 +240,7 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
         record_invocation(run, command, resumed=resume)
         return run.path
 
+    check_wandb(config.run.wandb)
     if dist is None:
         check_config(config, evaluate)
         run = RunDir(prepare())

@@ -23,6 +23,17 @@ try:
     from torch.utils.tensorboard import SummaryWriter
 except ImportError:  # the tensorboard extra is not installed
     SummaryWriter = None
+try:
+    import wandb
+except ImportError:  # the wandb extra is not installed
+    wandb = None
+
+
+def check_wandb(settings: dict[str, Any]) -> None:
+    """A one-line ``ValueError`` when ``run.wandb`` is set but the package is not installed."""
+    if settings and wandb is None:
+        raise ValueError("run.wandb is set but the wandb package is not installed: pip install "
+                         "-e \".[wandb]\" (or leave run.wandb out)")
 
 
 class MetricsLog:
@@ -34,10 +45,13 @@ class MetricsLog:
         (left by a run stopped after its last checkpoint) are dropped, to be recomputed
         identically.
     :param fields: the record's fields (the columns between ``method`` and ``wall_time_s``).
+    :param wandb_settings: ``run.wandb``: log every row to Weights & Biases too, one wandb run
+        per method (``<run directory>/<method>``, files in ``<run directory>/wandb/``), against
+        env steps.
     """
 
     def __init__(self, run: RunDir, method: str, fields: tuple[str, ...],
-                 resume_from: int = 0) -> None:
+                 resume_from: int = 0, wandb_settings: dict[str, Any] | None = None) -> None:
         self.path, self.method = run.metrics, method
         self.columns = ("method", *fields, "wall_time_s")
         if self.path.exists():
@@ -50,6 +64,17 @@ class MetricsLog:
         self.writer: Any = None
         if SummaryWriter is not None:
             self.writer = SummaryWriter(str(run.tensorboard(method)))
+        self.wandb: Any = None
+        if wandb_settings:
+            check_wandb(wandb_settings)
+            settings = {"mode": "online", **wandb_settings}
+            self.wandb = wandb.init(
+                project=settings["project"], mode=settings["mode"],
+                entity=settings.get("entity"), group=settings.get("group"),
+                tags=settings.get("tags"), name=f"{run.path.name}/{method}", dir=str(run.path),
+                config={"method": method, "run_directory": str(run.path)}, reinit=True)
+            self.wandb.define_metric("env_steps")
+            self.wandb.define_metric(f"{method}/*", step_metric="env_steps")
 
     def _write(self, rows: list[dict[str, Any]], mode: str) -> None:
         with self.path.open(mode, newline="") as f:
@@ -70,8 +95,14 @@ class MetricsLog:
                     self.writer.add_scalar(f"{self.method}_by_iteration/{key}", value,
                                            record.iteration)
             self.writer.flush()
+        if self.wandb is not None:
+            values = {f"{self.method}/{k}": v for k, v in record._asdict().items()
+                      if not (isinstance(v, float) and math.isnan(v))}
+            self.wandb.log({**values, "env_steps": record.progress()[0]})
 
     def close(self) -> None:
-        """Close the TensorBoard writer."""
+        """Close the TensorBoard writer and the wandb run."""
         if self.writer is not None:
             self.writer.close()
+        if self.wandb is not None:
+            self.wandb.finish()

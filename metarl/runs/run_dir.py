@@ -92,7 +92,7 @@ def prepare_run_dir(path: Path, config: Config, resume: bool, force: bool) -> Ru
 
 
 _METHOD = r"(reptile|fomaml|pretrain)"
-RUN_FOLDERS = re.compile(rf"(checkpoints|tensorboard)(/{_METHOD})?|eval|plots")
+RUN_FOLDERS = re.compile(rf"(checkpoints|tensorboard)(/{_METHOD})?|eval|plots|wandb(/.+)?")
 """The folders a run makes, relative to its directory."""
 RUN_FILES = tuple(re.compile(p) for p in (
     r"config\.toml",
@@ -103,6 +103,7 @@ RUN_FILES = tuple(re.compile(p) for p in (
     r"eval/(curves|oracle|summary|selection)\.(csv|tmp)",
     r"eval/(summary\.md|eval\.toml)",
     r"plots/(adaptation|meta_training|sine_fits)\.png",
+    r"wandb/.+",  # Weights & Biases' own files (run.wandb)
 ))
 """The files a run writes (with the temporary files of atomic writes); ``--force`` replaces a
 directory that holds nothing else."""
@@ -110,8 +111,9 @@ directory that holds nothing else."""
 
 def foreign_entries(run: RunDir) -> list[str]:
     """Every file or folder in the run directory's tree that no run writes, relative to it
-    (symbolic links count as foreign: a run writes none); the tree is walked without following
-    links, and a foreign folder is listed once, not its contents."""
+    (symbolic links count as foreign, but for those Weights & Biases keeps in ``wandb/``); the
+    tree is walked without following links, and a foreign folder is listed once, not its
+    contents."""
     found: list[str] = []
 
     def unreadable(err: OSError) -> None:
@@ -124,14 +126,16 @@ def foreign_entries(run: RunDir) -> list[str]:
         keep = []
         for name in sorted(dirs):
             path = (rel / name).as_posix()
-            if (here / name).is_symlink() or not RUN_FOLDERS.fullmatch(path):
+            link = (here / name).is_symlink() and not path.startswith("wandb/")
+            if link or not RUN_FOLDERS.fullmatch(path):
                 found.append(path + "/")
-            else:
+            elif not (here / name).is_symlink():
                 keep.append(name)
         dirs[:] = keep
         for name in sorted(files):
             path = (rel / name).as_posix()
-            if (here / name).is_symlink() or not any(p.fullmatch(path) for p in RUN_FILES):
+            link = (here / name).is_symlink() and not path.startswith("wandb/")
+            if link or not any(p.fullmatch(path) for p in RUN_FILES):
                 found.append(path)
     return found
 
