@@ -98,7 +98,8 @@ def compare(paths: Sequence[Path], methods: Sequence[str] = (), ks: Sequence[int
         per_run = [run_scores(run) for run in src.runs]
         score_name = per_run[0][0]
         shared = set.intersection(*({m for m, _ in s} for _, s in per_run))
-        chosen = [m for m in (methods or sorted(shared)) if m in shared]
+        in_order = [m for m in dict.fromkeys(m for m, _ in per_run[0][1]) if m in shared]
+        chosen = [m for m in (methods or in_order) if m in shared]
         missing = [m for m in methods if m not in shared]
         if missing:
             raise ValueError(f"method {missing[0]!r} is not evaluated in every run of "
@@ -123,6 +124,9 @@ def compare(paths: Sequence[Path], methods: Sequence[str] = (), ks: Sequence[int
     lines += [f"{score_name}: mean and IQM over runs x tasks, 95% stratified-bootstrap CIs "
               f"({', '.join(f'{s.label}: {len(s.runs)} run(s)' for s in sources)})", "",
               "| entry | k | mean | IQM |", "| --- | --- | --- | --- |"]
+    if any(len(s.runs) == 1 for s in sources):
+        lines[1:1] = ["", "(a source of one run has intervals of zero width: they are over "
+                          "training seeds; train several with metarl train CONFIG --seeds ...)"]
     for label, src in entries:
         for k in ks:
             matrix = scores[(label, src)][k]
