@@ -10,6 +10,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 import torch
+from tiny import tiny
 
 import metarl
 import metarl.runs.metrics
@@ -17,13 +18,7 @@ from metarl.cli import main
 from metarl.config import dump_config
 from metarl.problems import config_from_dict
 
-TINY = {
-    "policy": {"hidden": [8]},
-    "ppo": {"num_envs": 2, "num_steps": 100, "num_epochs": 1, "num_minibatches": 1},
-    "meta": {"meta_iterations": 2, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2,
-             "val_every": 1},
-    "eval": {"methods": ["reptile"]},
-}
+TINY = tiny(2, eval={"methods": ["reptile"]})
 
 
 def _train(tmp_path, *extra):

@@ -3,19 +3,13 @@
 import csv
 
 import pytest
+from tiny import tiny
 
 from metarl.cli import main
 from metarl.config import dump_config
 from metarl.problems import config_from_dict
 
-TINY = {
-    "policy": {"hidden": [8]},
-    "ppo": {"num_envs": 2, "num_steps": 100, "num_epochs": 1, "num_minibatches": 1},
-    "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2,
-             "val_every": 1},
-    "eval": {"methods": ["reptile", "scratch"], "test_tasks": 2, "updates": 1, "episodes": 2,
-             "seeds": [0], "oracle_iterations": 0},
-}
+TINY = tiny()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import pytest
+from tiny import tiny
 
 import metarl.runs.metrics
 from metarl.cli import main
@@ -12,13 +13,7 @@ from metarl.config import dump_config
 from metarl.problems import config_from_dict
 from metarl.runs.run_dir import RunDir, foreign_entries
 
-TINY = {
-    "policy": {"hidden": [8]},
-    "ppo": {"num_envs": 2, "num_steps": 100, "num_epochs": 1, "num_minibatches": 1},
-    "meta": {"meta_iterations": 2, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2,
-             "val_every": 1},
-    "eval": {"methods": ["reptile"]},
-}
+TINY = tiny(2, eval={"methods": ["reptile"]})
 
 
 class FakeRun:
