@@ -326,6 +326,16 @@ def config_differences(a: Sections, b: Sections) -> list[str]:
             if da[s][k] != db[s][k] and f"{s}.{k}" not in MACHINE_SETTINGS]
 
 
+def first_difference(a: Sections, b: Sections) -> tuple[str, Any, Any, int] | None:
+    """The first setting :func:`config_differences` finds, its value in ``a`` and in ``b``, and
+    how many settings differ (``None``: none)."""
+    differ = config_differences(a, b)
+    if not differ:
+        return None
+    section, name = differ[0].split(".")
+    return differ[0], a.to_dict()[section][name], b.to_dict()[section][name], len(differ)
+
+
 def resolve_device(name: str, field: str = "run.device") -> torch.device:
     """``torch.device(name)``, or a one-line error naming ``field`` (the config key or option
     that gave ``name``) when it does not exist on this machine."""

@@ -50,7 +50,7 @@ def read_evaluations(sources: Sequence[Path], seed: int) -> tuple[Any, Rows, Row
     config, curves, oracle, lines = None, [], [], []
     methods: list[str] = []
     for source in sources:
-        run = RunDir(source / f"seed_{seed}")
+        run = RunDir(seed_dir(source, seed))
         saved = run.load_config()
         this = dataclasses.replace(saved, eval=read_settings(run.eval, type(saved.eval)))
         repeated = sorted(set(methods) & set(this.eval.methods))
@@ -58,7 +58,7 @@ def read_evaluations(sources: Sequence[Path], seed: int) -> tuple[Any, Rows, Row
             raise ValueError(f"{run.eval}: method {repeated[0]!r} is also in an earlier --from "
                              f"directory; each method must come from one")
         if config is not None:
-            first = sources[0] / f"seed_{seed}"
+            first = seed_dir(sources[0], seed)
             if dataclasses.replace(this.eval, methods=config.eval.methods) != config.eval:
                 raise ValueError(f"{run.eval}/eval.toml: evaluation settings differ from "
                                  f"{first}'s (other than the methods)")
@@ -93,6 +93,11 @@ def seed_dir(out: Path, seed: int) -> Path:
     return out / f"seed_{seed}"
 
 
+def seed_overrides(overrides: Sequence[str], seed: int) -> list[str]:
+    """``overrides`` for training seed ``seed``: trained and evaluated with that seed."""
+    return [*overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]"]
+
+
 def _train_children(config_path: Path, seeds: Sequence[int], out: Path,
                     options: Callable[[int], list[str]], jobs: int, quiet: bool) -> None:
     """``metarl train`` of each seed in a child process of one thread, ``jobs`` at a time; a
@@ -102,7 +107,7 @@ def _train_children(config_path: Path, seeds: Sequence[int], out: Path,
     while waiting or running:
         while waiting and len(running) < jobs:
             seed = waiting.pop(0)
-            cmd = [sys.executable, "-m", "metarl", "train", str(config_path), "--seed", str(seed),
+            cmd = [sys.executable, "-m", "metarl", "train", str(config_path),
                    "--out", str(seed_dir(out, seed)), "--quiet", *options(seed)]
             running[seed] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, text=True)
@@ -138,12 +143,11 @@ def train_seeds(config_path: Path, seeds: Sequence[int], out: Path,
         raise ValueError("--resume and --force exclude each other")
     if not pool_only:
         for seed in seeds:  # every seed's config, checked before any trains
-            load_config(config_path, [*overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]"])
+            load_config(config_path, seed_overrides(overrides, seed))
         if jobs > 1:
             def options(seed: int) -> list[str]:
                 started = (seed_dir(out, seed) / "config.toml").exists()
-                return [*(o for item in [*overrides, f"eval.seeds=[{seed}]"]
-                          for o in ("--set", item)),
+                return [*(o for item in seed_overrides(overrides, seed) for o in ("--set", item)),
                         *(f for f, on in (("--resume", resume and started), ("--force", force),
                                           ("--no-eval", not evaluate)) if on)]
 
@@ -153,8 +157,7 @@ def train_seeds(config_path: Path, seeds: Sequence[int], out: Path,
             for seed in seeds:
                 if not quiet:
                     print(f"== seed {seed}: {seed_dir(out, seed)}", flush=True)
-                config = load_config(config_path,
-                                     [*overrides, f"run.seed={seed}", f"eval.seeds=[{seed}]"])
+                config = load_config(config_path, seed_overrides(overrides, seed))
                 run = seed_dir(out, seed)
                 train_run(config, run, resume=resume and (run / "config.toml").exists(),
                           force=force, evaluate=evaluate, quiet=quiet)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.config import TRAINED, config_differences, resolve_device
+from metarl.config import TRAINED, first_difference, resolve_device
 from metarl.evaluation import evaluate_run
 from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
@@ -102,12 +102,11 @@ def verified_state(path: Path, method: str, config: Config, theta: Params) -> di
         saved = config_from_dict(state["config"])
     except ValueError as err:
         raise ValueError(f"checkpoint {path}: its config is not a metarl config ({err})") from None
-    differ = config_differences(saved, config)
+    differ = first_difference(saved, config)
     if differ:
-        section, name = differ[0].split(".")
-        raise ValueError(f"checkpoint {path} was written with another config: {differ[0]} is "
-                         f"{saved.to_dict()[section][name]!r} there, "
-                         f"{config.to_dict()[section][name]!r} in this run")
+        key, there, here, _ = differ
+        raise ValueError(f"checkpoint {path} was written with another config: {key} is "
+                         f"{there!r} there, {here!r} in this run")
     check_theta(state["theta"], theta, path)
     return state
 
@@ -154,6 +153,7 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
     trainer = make_trainer(method, config, device, dist)
     main = dist is None or dist.is_main
     directory = run.checkpoints(method)
+
     def newest() -> tuple[dict[str, Any], Path] | None:
         return newest_state(directory, method, config, trainer.theta)
 

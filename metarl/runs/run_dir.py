@@ -21,7 +21,7 @@ import re
 import shutil
 from pathlib import Path
 
-from metarl.config import config_differences, dump_config
+from metarl.config import dump_config, first_difference
 from metarl.problem import Config
 from metarl.problems import load_config
 
@@ -65,16 +65,11 @@ def prepare_run_dir(path: Path, config: Config, resume: bool, force: bool) -> Ru
     if resume and force:
         raise ValueError("--resume and --force exclude each other")
     if exists and resume:
-        saved = run.load_config()
-        differ = config_differences(saved, config)
+        differ = first_difference(run.load_config(), config)
         if differ:
-            key = differ[0]
-            section, name = key.split(".")
-            raise ValueError(
-                f"--resume with a different config: {key} is "
-                f"{saved.to_dict()[section][name]!r} in {run.config} but "
-                f"{config.to_dict()[section][name]!r} now ({len(differ)} key(s) differ)"
-            )
+            key, before, now, count = differ
+            raise ValueError(f"--resume with a different config: {key} is {before!r} in "
+                             f"{run.config} but {now!r} now ({count} key(s) differ)")
         return run
     if exists and not force:
         raise FileExistsError(f"run directory {run.path} exists; pass --resume to continue it, "
