@@ -45,6 +45,13 @@ def mlp_parameters(sizes: Sequence[int]) -> int:
     return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
+def tasks_at_once(meta_batch: int, task_chunk: int, processes: int = 1) -> int:
+    """The tasks one process adapts at once: its share of the meta-batch, at most
+    ``task_chunk`` of them (0: no chunks)."""
+    share = math.ceil(meta_batch / processes)
+    return min(share, task_chunk) if task_chunk else share
+
+
 def adaptation_bytes(tasks: int, samples: int, sample_floats: float, parameters: int,
                      activations: float) -> float:
     """Peak bytes of adapting ``tasks`` networks of ``parameters`` each at once on ``samples``

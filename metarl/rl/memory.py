@@ -16,7 +16,7 @@ import gymnasium as gym
 from metarl.agents.ppo import PPOConfig
 from metarl.envs import EnvFamily
 from metarl.envs.gym_tasks import GymTaskFamily
-from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters
+from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters, tasks_at_once
 from metarl.rl.config import EvalConfig, ExperimentConfig
 
 
@@ -45,8 +45,7 @@ def memory_needs(config: ExperimentConfig, family: EnvFamily | GymTaskFamily, tr
     net = f"policy.hidden={list(hidden)}"
     needs = []
     if train:
-        share = math.ceil(meta.meta_batch / processes)
-        tasks = min(share, meta.task_chunk) if meta.task_chunk else share
+        tasks = tasks_at_once(meta.meta_batch, meta.task_chunk, processes)
         rollout = f"{ppo.num_envs} envs x {ppo.num_steps} steps, {net}"
         needs.append(MemoryNeed(
             "meta-training", ppo_bytes(family, hidden, ppo, tasks),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters
+from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters, tasks_at_once
 from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.problem import EvalOption, PlotLabels, Problem, initial_theta
@@ -56,8 +55,7 @@ class Regression(Problem):
             return adaptation_bytes(tasks, points, 2, parameters, points * 4 * sum(hidden))
 
         if train:
-            share = math.ceil(meta.meta_batch / processes)
-            tasks = min(share, meta.task_chunk) if meta.task_chunk else share
+            tasks = tasks_at_once(meta.meta_batch, meta.task_chunk, processes)
             points = config.env.train_points
             needs.append(MemoryNeed(
                 "meta-training", need(tasks, points),
