@@ -14,7 +14,6 @@ Outputs in ``--out`` (default ``runs/compare``): ``compare.md``, ``compare.csv``
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +23,7 @@ import numpy as np
 from metarl.report.aggregate import Estimate, aggregate, difference, probability_of_improvement
 from metarl.report.files import read_csv, read_settings, write_csv
 from metarl.report.plots import plot_comparison
+from metarl.report.summary import task_means
 from metarl.runs.run_dir import RunDir
 
 COMPARED = ("env", "eval.split", "eval.test_tasks")  # what the sources must share
@@ -72,17 +72,13 @@ def check_same_tasks(sources: Sequence[Source]) -> None:
 
 
 def run_scores(run: RunDir) -> tuple[str, dict[tuple[str, int], dict[int, float]]]:
-    """The score's name and ``{(method, k): {task: mean over evaluation seeds}}`` of a run."""
+    """The score's name and ``{(method, k): {task: mean over evaluation seeds}}`` of a run
+    (:func:`~metarl.report.summary.task_means`, as its summary averages them)."""
     rows = read_csv(run.eval / "curves.csv")
     columns = list(rows[0]) if rows else []
     if len(columns) < 5 or columns[:4] != ["method", "seed", "task", "k"]:
         raise ValueError(f"{run.eval / 'curves.csv'} is not a curves.csv metarl wrote")
-    score = columns[4]
-    values: dict[tuple[str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        values[(row["method"], int(row["k"]))][int(row["task"])].append(float(row[score]))
-    return score, {key: {t: float(np.mean(v)) for t, v in tasks.items()}
-                   for key, tasks in values.items()}
+    return columns[4], task_means(rows, value_key=columns[4])
 
 
 def compare(paths: Sequence[Path], methods: Sequence[str] = (), ks: Sequence[int] = (),
