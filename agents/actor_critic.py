@@ -128,6 +128,30 @@ class ActorCritic:
         out = self.actor(params, obs)
         return Categorical.mode(out) if self.discrete else DiagGaussian.mode(out)
 
+    def log_prob(self, params: Params, obs: torch.Tensor, action: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities ``[T, N]`` of actions in observations ``[T, N, D]``, and the actor's
+        output ``[T, N, A]`` (the Gaussian means or the logits); no critic pass."""
+        out = self.actor(params, obs)
+        if self.discrete:
+            return Categorical.log_prob(out, action), out
+        return DiagGaussian.log_prob(out, params["log_std"].unsqueeze(1), action), out
+
+    def kl(self, old_out: torch.Tensor, old_log_std: torch.Tensor | None, out: torch.Tensor,
+           log_std: torch.Tensor | None) -> torch.Tensor:
+        """``KL(old || new)`` per sample, ``[T, N]``, from two actor outputs ``[T, N, A]`` (and,
+        for a Gaussian head, the policies' log-stds ``[T, A]``)."""
+        if self.discrete:
+            return Categorical.kl(old_out, out)
+        assert old_log_std is not None and log_std is not None
+        return DiagGaussian.kl(old_out, old_log_std.unsqueeze(1), out, log_std.unsqueeze(1))
+
+    def entropy(self, params: Params, out: torch.Tensor) -> torch.Tensor:
+        """Entropy ``[T, N]`` of the policies given their actor output ``[T, N, A]``."""
+        if self.discrete:
+            return Categorical.entropy(out)
+        return DiagGaussian.entropy(params["log_std"]).unsqueeze(1).expand(out.shape[:-1])
+
     def evaluate(self, params: Params, obs: torch.Tensor, action: torch.Tensor) -> Evaluation:
         """Log-probabilities, entropies and values ``[T, N]`` of actions, and the actor's output
         (``[T, N, A]``: the Gaussian means or the logits)."""

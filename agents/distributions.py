@@ -39,6 +39,14 @@ class DiagGaussian:
         return (log_std + 0.5 * (1.0 + LOG_2PI)).sum(dim=-1)
 
     @staticmethod
+    def kl(mean0: torch.Tensor, log_std0: torch.Tensor, mean1: torch.Tensor,
+           log_std1: torch.Tensor) -> torch.Tensor:
+        """``KL(N0 || N1)``, summed over the action dimension: ``[...]``."""
+        var_ratio = torch.exp(2 * (log_std0 - log_std1))
+        z = (mean0 - mean1) * torch.exp(-log_std1)
+        return (0.5 * (var_ratio + z.square() - 1.0) - (log_std0 - log_std1)).sum(dim=-1)
+
+    @staticmethod
     def mode(mean: torch.Tensor) -> torch.Tensor:
         """The most likely action (the mean)."""
         return mean
@@ -66,6 +74,12 @@ class Categorical:
         """Entropy ``[...]``."""
         logp = torch.log_softmax(logits, dim=-1)
         return -(logp.exp() * logp).sum(dim=-1)
+
+    @staticmethod
+    def kl(logits0: torch.Tensor, logits1: torch.Tensor) -> torch.Tensor:
+        """``KL(p0 || p1)`` of the distributions over the last dimension: ``[...]``."""
+        logp0 = torch.log_softmax(logits0, dim=-1)
+        return (logp0.exp() * (logp0 - torch.log_softmax(logits1, dim=-1))).sum(dim=-1)
 
     @staticmethod
     def mode(logits: torch.Tensor) -> torch.Tensor:

@@ -112,6 +112,38 @@ class QueryLearner(InnerLearner, Protocol):
         """Per-task gradients at the adapted parameters on fresh data of each task."""
 
 
+class MetaObjective(Protocol):
+    """MAML's post-adaptation objective on one meta-batch, its data already collected.
+
+    :meth:`losses` adapts a theta on the stored inner data and scores the adapted parameters on
+    the stored query data, so that an outer optimizer (TRPO's line search, Adam) can evaluate
+    and differentiate it at any theta.
+    """
+
+    #: samples its data took, all tasks together
+    samples: int
+
+    def losses(self, theta: Params, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-task ``[T]`` surrogate loss after adaptation (to minimise) and KL divergence of
+        the adapted policies from the ones that collected the query data. With
+        ``differentiable``, both are differentiable in ``theta`` through the inner steps."""
+
+    def summary(self, kl: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The per-task numbers of the learner's record (as :meth:`InnerLearner.summary`), with
+        ``kl [T]``, the KL divergence of the outer step."""
+
+
+@runtime_checkable
+class MamlLearner(InnerLearner, Protocol):
+    """An inner learner that second-order MAML can drive: it builds the post-adaptation
+    objective of a meta-batch, differentiable through its inner steps."""
+
+    def maml_objective(self, theta: Params, tasks: Any, steps: int,
+                       generator: torch.Generator) -> MetaObjective:
+        """Collect the inner and query data of ``tasks`` with ``steps`` inner steps from
+        ``theta`` and return the objective over them."""
+
+
 def update_norm(theta: Params, before: Params) -> float:
     """L2 norm of the change from ``before`` to ``theta`` (a record's ``update_norm``)."""
     return (flatten(theta) - flatten(before)).norm().item()

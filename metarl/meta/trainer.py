@@ -5,7 +5,9 @@ Every meta-iteration samples a meta-batch of training tasks and has the inner le
 at once. Reptile then moves theta toward the adapted weights
 (:class:`metarl.meta.reptile.ReptileOuter`);
 first-order MAML computes each task's gradient at its adapted weights on fresh data (one more
-rollout, or new labelled points) and applies minus their mean. Every ``val_every`` iterations the
+rollout, or new labelled points) and applies minus their mean; second-order MAML has the learner
+build its post-adaptation objective and takes a TRPO (or Adam) step on it
+(:mod:`metarl.meta.maml`). Every ``val_every`` iterations the
 trainer measures the learner's score on the fixed validation tasks after ``val_updates`` inner
 updates from the current theta.
 
@@ -33,10 +35,11 @@ from metarl.envs.task_shard import AnyGenerator, TaskShard
 from metarl.meta.distributed import Distributed
 from metarl.meta.fomaml import FomamlConfig, fomaml_direction
 from metarl.meta.groups import GROUPS
-from metarl.meta.learner import InnerLearner, QueryGradients, QueryLearner, Record
+from metarl.meta.learner import InnerLearner, MamlLearner, QueryGradients, QueryLearner, Record
+from metarl.meta.maml import MamlConfig, maml_step
 from metarl.meta.reptile import OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
 
-ALGORITHMS = ("reptile", "fomaml")
+ALGORITHMS = ("reptile", "fomaml", "maml")
 
 
 class Trainer(Protocol):
@@ -150,6 +153,7 @@ class _Share(NamedTuple):
     :param samples: samples consumed.
     :param nonfinite: ``{what: [T] bool}``, tasks with NaN or Inf in their adapted weights
         (``adaptation``) or gradients (``post-adaptation gradient``).
+    :param step_size: the step size to record (``None``: the outer loop's epsilon).
     """
 
     direction: Params
@@ -157,6 +161,7 @@ class _Share(NamedTuple):
     summary: dict[str, torch.Tensor]
     samples: int
     nonfinite: dict[str, torch.Tensor]
+    step_size: float | None = None
 
 
 def nonfinite_tasks(params: Params) -> torch.Tensor:
@@ -173,21 +178,27 @@ def check_finite(params: Params, what: str) -> None:
 
 
 class MetaTrainer:
-    """Reptile or first-order MAML over an inner learner, resumable one outer step at a time.
+    """Reptile, first-order or second-order MAML over an inner learner, resumable one outer step
+    at a time.
 
     :param learner: the inner learner (:mod:`metarl.meta.learner`); it supplies the tasks.
-        First-order MAML needs a :class:`~metarl.meta.learner.QueryLearner`.
+        First-order MAML needs a :class:`~metarl.meta.learner.QueryLearner`, MAML a
+        :class:`~metarl.meta.learner.MamlLearner`.
     :param theta: the initial shared parameters (copied).
     :param config: outer-loop settings.
     :param seed: seeds task sampling and the learner's randomness (actions, start states, data).
-    :param algorithm: ``"reptile"`` or ``"fomaml"``.
+    :param algorithm: ``"reptile"``, ``"fomaml"`` or ``"maml"``.
     :param fomaml: first-order MAML's outer settings (used when ``algorithm="fomaml"``).
-    :param dist: split every meta-batch over the ranks of this job (``None``: one process).
+    :param dist: split every meta-batch over the ranks of this job (``None``: one process;
+        MAML runs in one process).
+    :param maml: second-order MAML's settings (used when ``algorithm="maml"``; its inner steps
+        replace ``config.inner_iterations``, its groups ``config.groups``).
     """
 
     def __init__(self, learner: InnerLearner, theta: Params, config: MetaConfig,
                  seed: int = 0, algorithm: str = "reptile",
-                 fomaml: FomamlConfig | None = None, dist: Distributed | None = None) -> None:
+                 fomaml: FomamlConfig | None = None, dist: Distributed | None = None,
+                 maml: MamlConfig | None = None) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={algorithm!r} must be one of {', '.join(ALGORITHMS)}")
         if dist is not None and config.meta_batch < dist.world_size:
@@ -200,15 +211,29 @@ class MetaTrainer:
         if algorithm == "fomaml" and not isinstance(learner, QueryLearner):
             raise ValueError(f"first-order MAML needs a learner that measures query gradients; "
                              f"{type(learner).__name__} supports Reptile only")
+        if algorithm == "maml":
+            if not isinstance(learner, MamlLearner):
+                raise ValueError(f"MAML needs a learner that builds the post-adaptation "
+                                 f"objective; {type(learner).__name__} cannot")
+            if dist is not None or config.task_chunk:
+                raise ValueError("maml adapts the whole meta-batch in one process: run it "
+                                 "without torchrun and with meta.task_chunk = 0")
         self.learner, self.config, self.seed, self.algorithm = learner, config, seed, algorithm
+        self.maml = maml or MamlConfig()
         self.device = next(iter(theta.values())).device
         self.task_gen = torch.Generator().manual_seed(seed)
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        names = learner.meta_names(theta, config.groups)
+        names = learner.meta_names(theta, self.maml.groups if algorithm == "maml"
+                                   else config.groups)
+        self.names = names
         if algorithm == "reptile":
             self.outer = ReptileOuter(theta, config.epsilon,
                                       config.meta_iterations if config.anneal else None,
                                       config.outer_optimizer, config.momentum, names)
+        elif algorithm == "maml":  # TRPO's step is applied as it is (eps = 1)
+            adam = self.maml.optimizer == "adam"
+            self.outer = ReptileOuter(theta, self.maml.learning_rate if adam else 1.0, None,
+                                      "adam" if adam else "none", 0.0, names)
         else:
             fomaml = fomaml or FomamlConfig()
             self.outer = ReptileOuter(theta, fomaml.learning_rate, None, fomaml.optimizer,
@@ -253,13 +278,15 @@ class MetaTrainer:
         tasks = learner.sample_tasks(cfg.meta_batch, self.task_gen, device=self.device)
         start, stop = (0, cfg.meta_batch) if self.dist is None else \
             self.dist.task_range(cfg.meta_batch)
-        if self.dist is None and not 0 < cfg.task_chunk < cfg.meta_batch:
+        if self.algorithm == "maml":
+            share = self._maml(tasks)
+        elif self.dist is None and not 0 < cfg.task_chunk < cfg.meta_batch:
             share = self._adapt(tasks, self.gen)  # the whole batch, plain generator
         else:
             share = self._adapt_in_chunks(tasks, start, stop)
         direction, summary, samples = self._combine(it, share, start, stop)
         before = {k: v.clone() for k, v in self.theta.items()}
-        step_size = self.outer.current_epsilon()
+        step_size = self.outer.current_epsilon() if share.step_size is None else share.step_size
         self.outer.apply(direction)  # moves only the meta-learned groups
         self.samples += samples
         val = math.nan
@@ -283,6 +310,20 @@ class MetaTrainer:
         return _Share(direction, bad.shape[0], learner.summary(adapted, query),
                       adapted.samples + (query.samples if query is not None else 0),
                       {"adaptation": bad, "post-adaptation gradient": bad_grads})
+
+    def _maml(self, tasks: Any) -> _Share:
+        """MAML's outer step on the whole meta-batch (:func:`metarl.meta.maml.maml_step`)."""
+        learner = self.learner
+        assert isinstance(learner, MamlLearner)  # checked in __init__
+        objective = learner.maml_objective(self.theta, tasks, self.maml.inner_steps, self.gen)
+        step = maml_step(objective, self.theta, self.names, self.maml)
+        direction = {k: step.direction[k] if k in step.direction else torch.zeros_like(v)
+                     for k, v in self.theta.items()}
+        bad = ~torch.isfinite(step.loss)
+        bad_step = ~torch.isfinite(flatten(direction)).all().expand_as(bad)
+        return _Share(direction, bad.shape[0], objective.summary(step.kl), objective.samples,
+                      {"post-adaptation objective": bad, "meta-gradient": bad_step},
+                      step.fraction)
 
     def _adapt_in_chunks(self, tasks: Any, start: int, stop: int) -> _Share:
         """Adapt tasks ``start:stop`` of the meta-batch, ``meta.task_chunk`` at a time, each
@@ -360,7 +401,8 @@ class MetaResult:
 
 def meta_train(learner: InnerLearner, theta: Params, config: MetaConfig, seed: int = 0,
                on_step: Callable[[Any], Any] | None = None,
-               algorithm: str = "reptile", fomaml: FomamlConfig | None = None) -> MetaResult:
+               algorithm: str = "reptile", fomaml: FomamlConfig | None = None,
+               maml: MamlConfig | None = None) -> MetaResult:
     """Run a :class:`MetaTrainer` to the end (no checkpoints; the command line adds those).
 
     :param learner: the inner learner.
@@ -368,10 +410,11 @@ def meta_train(learner: InnerLearner, theta: Params, config: MetaConfig, seed: i
     :param config: outer-loop settings.
     :param seed: seeds task sampling, actions and start states.
     :param on_step: called with each outer step's record (a progress bar, a CSV writer).
-    :param algorithm: ``"reptile"`` or ``"fomaml"``.
+    :param algorithm: ``"reptile"``, ``"fomaml"`` or ``"maml"``.
     :param fomaml: first-order MAML's outer settings.
+    :param maml: second-order MAML's settings.
     """
-    trainer = MetaTrainer(learner, theta, config, seed, algorithm, fomaml)
+    trainer = MetaTrainer(learner, theta, config, seed, algorithm, fomaml, maml=maml)
     history = []
     while not trainer.done:
         record = trainer.step()

@@ -17,10 +17,12 @@ import torch
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.rollout import collect
+from metarl.agents.vpg import VPG
 from metarl.envs import AutoResetEnv, TaskParams
 from metarl.envs.task_shard import AnyGenerator
 from metarl.meta.groups import names_in_groups
 from metarl.meta.learner import Adaptation, QueryGradients, update_norm
+from metarl.rl.maml import RLMamlObjective
 
 
 class MetaRecord(NamedTuple):
@@ -123,12 +125,17 @@ def post_adaptation_gradients(ppo: PPO, adapted: Params, tasks: TaskParams,
 
 
 class PPOLearner:
-    """:class:`~metarl.meta.learner.QueryLearner` over batched PPO on ``ppo``'s family."""
+    """:class:`~metarl.meta.learner.QueryLearner` over batched PPO on ``ppo``'s family, and a
+    :class:`~metarl.meta.learner.MamlLearner` when given MAML's VPG inner learner.
+
+    :param ppo: the batched PPO (Reptile's and first-order MAML's inner learner).
+    :param vpg: second-order MAML's inner learner (``None``: no MAML).
+    """
 
     record_type = MetaRecord
 
-    def __init__(self, ppo: PPO) -> None:
-        self.ppo = ppo
+    def __init__(self, ppo: PPO, vpg: VPG | None = None) -> None:
+        self.ppo, self.vpg = ppo, vpg
 
     def sample_tasks(self, n: int, generator: torch.Generator | None = None,
                      split: str = "train", device: torch.device | str = "cpu") -> TaskParams:
@@ -152,6 +159,15 @@ class PPOLearner:
         post = post_adaptation_gradients(self.ppo, adapted.params, tasks, generator)
         result: AdaptResult = adapted.details
         return QueryGradients(post.grads, tasks.num_tasks * result.env_steps, post)
+
+    def maml_objective(self, theta: Params, tasks: TaskParams, steps: int,
+                       generator: torch.Generator) -> RLMamlObjective:
+        """MAML's objective on ``tasks``: ``steps`` VPG steps, then a query rollout
+        (:mod:`metarl.rl.maml`)."""
+        if self.vpg is None:
+            raise ValueError("this learner has no VPG inner learner: build it with "
+                             "PPOLearner(ppo, VPG(...)) for second-order MAML")
+        return RLMamlObjective(self.vpg, theta, tasks, steps, generator)
 
     def evaluation_curve(self, theta: Params, tasks: TaskParams, steps: int, seed: int
                          ) -> torch.Tensor:

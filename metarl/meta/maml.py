@@ -1,0 +1,214 @@
+"""MAML's outer rule, second order: TRPO (or Adam) on the post-adaptation objective.
+
+MAML (Finn et al. 2017) minimises each task's loss after adaptation, ``L_i(phi_i(theta))``, and
+differentiates it through the inner steps. For RL the paper's outer optimizer is TRPO: with ``g``
+the meta-gradient of the mean surrogate loss and ``F`` the Hessian of the mean KL divergence
+between the adapted policies before and after the step (both through the inner steps),
+
+1. conjugate gradient solves ``(F + damping I) s = g`` in ``cg_iterations`` Hessian-vector
+   products (:func:`conjugate_gradient`);
+2. the full step is ``-s * sqrt(2 max_kl / s^T F s)``, the largest step along ``-s`` whose
+   quadratic KL model stays within ``max_kl``;
+3. a backtracking line search (:func:`line_search`) takes the first of ``1, 0.8, 0.8^2, ...``
+   (``line_search_steps`` tries) times the full step that lowers the surrogate loss and keeps the
+   measured KL within ``max_kl``; when none does, theta stays.
+
+The defaults are pytorch-maml-rl's 2D-navigation settings (max-kl 0.01, 10 CG iterations, damping
+1e-5, 15 line-search steps x 0.8). ``optimizer = "adam"`` instead feeds the meta-gradient to Adam.
+The objective itself (the inner data, the inner steps, the surrogate and the KL) is the
+learner's (:class:`~metarl.meta.learner.MetaObjective`); this module knows no environment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from metarl.agents.param_tree import Params, unflatten
+from metarl.meta.groups import GROUPS
+from metarl.meta.learner import MetaObjective
+
+MAML_OPTIMIZERS = ("trpo", "adam")
+
+
+@dataclass(frozen=True)
+class MamlConfig:
+    """Second-order MAML's outer settings (the inner learner's are its own section).
+
+    :param inner_steps: inner steps per task during meta-training (MAML's num-steps).
+    :param optimizer: ``"trpo"`` (the paper's) or ``"adam"``.
+    :param max_kl: TRPO's bound on the mean KL divergence of one outer step.
+    :param cg_iterations: conjugate-gradient iterations.
+    :param cg_damping: damping added to the KL's Hessian.
+    :param line_search_steps: backtracking tries.
+    :param line_search_backtrack: the factor between tries.
+    :param learning_rate: Adam's learning rate (``optimizer = "adam"``).
+    :param groups: meta-learned parameter groups (MAML's: the whole policy, its log-std
+        included; the critic is not used by the VPG inner step).
+    """
+
+    inner_steps: int = 1
+    optimizer: str = "trpo"
+    max_kl: float = 0.01
+    cg_iterations: int = 10
+    cg_damping: float = 1e-5
+    line_search_steps: int = 15
+    line_search_backtrack: float = 0.8
+    learning_rate: float = 1e-3
+    groups: tuple[str, ...] = ("body", "head", "log_std")
+
+    def __post_init__(self) -> None:
+        for name in ("inner_steps", "cg_iterations", "line_search_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"maml.{name}={value!r} must be a positive integer")
+        if self.optimizer not in MAML_OPTIMIZERS:
+            raise ValueError(f"maml.optimizer={self.optimizer!r} must be one of "
+                             f"{', '.join(MAML_OPTIMIZERS)}")
+        for name in ("max_kl", "learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"maml.{name}={getattr(self, name)!r} must be > 0")
+        if not self.cg_damping >= 0:
+            raise ValueError(f"maml.cg_damping={self.cg_damping!r} must be >= 0")
+        if not 0.0 < self.line_search_backtrack < 1.0:
+            raise ValueError(f"maml.line_search_backtrack={self.line_search_backtrack!r} must "
+                             "be in (0, 1)")
+        unknown = [g for g in self.groups if g not in GROUPS]
+        if unknown or not self.groups:
+            raise ValueError(f"maml.groups={list(self.groups)!r} must be a non-empty list of "
+                             f"{', '.join(GROUPS)}")
+
+
+class OuterStep(NamedTuple):
+    """One MAML outer step, before it is applied.
+
+    :param direction: how theta moves, ``{name: tensor}`` (TRPO: the accepted step, zeros when
+        the line search accepted none; Adam: minus the meta-gradient, its ascent direction).
+    :param fraction: TRPO's accepted fraction of the full step (0: none); 1 with Adam.
+    :param loss: the per-task surrogate loss before the step, ``[T]``.
+    :param kl: the per-task KL divergence of the accepted step, ``[T]`` (zeros when TRPO
+        accepted none; NaN with Adam, which does not measure it).
+    """
+
+    direction: Params
+    fraction: float
+    loss: torch.Tensor
+    kl: torch.Tensor
+
+
+def conjugate_gradient(avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
+                       iterations: int, residual_tol: float = 1e-10) -> torch.Tensor:
+    """Solve ``A x = b`` for a symmetric positive-definite ``A`` known by its products.
+
+    :param avp: ``v -> A v``.
+    :param b: the right-hand side ``[P]``.
+    :param iterations: at most this many products (exact after ``P`` in exact arithmetic).
+    :param residual_tol: stop once the squared residual norm is below this.
+    """
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = b.clone()
+    rr = r.dot(r)
+    for _ in range(iterations):
+        if rr.item() < residual_tol:
+            break
+        ap = avp(p)
+        alpha = rr / p.dot(ap)
+        x += alpha * p
+        r -= alpha * ap
+        rr_new = r.dot(r)
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+def line_search(evaluate: Callable[[float], tuple[float, float]], loss_before: float,
+                max_kl: float, steps: int, backtrack: float) -> tuple[float, float, float]:
+    """Backtracking along a full step: the first fraction ``backtrack ** i`` (i = 0..steps-1)
+    whose loss is below ``loss_before`` and whose KL is at most ``max_kl`` (both finite).
+
+    :param evaluate: ``fraction -> (loss, kl)`` after moving by that fraction of the step.
+    :returns: ``(fraction, loss, kl)`` of the accepted step, or ``(0.0, loss_before, 0.0)``
+        when no try passes.
+    """
+    fraction = 1.0
+    for _ in range(steps):
+        loss, kl = evaluate(fraction)
+        if math.isfinite(loss) and math.isfinite(kl) and loss < loss_before and kl <= max_kl:
+            return fraction, loss, kl
+        fraction *= backtrack
+    return 0.0, loss_before, 0.0
+
+
+def _flat_grad(output: torch.Tensor, inputs: list[torch.Tensor], create_graph: bool = False,
+               retain_graph: bool | None = None) -> torch.Tensor:
+    """``d output / d inputs`` as one flat vector (zeros for inputs it does not use)."""
+    grads = torch.autograd.grad(output, inputs, create_graph=create_graph,
+                                retain_graph=retain_graph, allow_unused=True)
+    return torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1)
+                      for g, x in zip(grads, inputs, strict=True)])
+
+
+def _with(theta: Params, names: list[str], values: Params) -> Params:
+    """``theta`` (detached) with ``values`` in place of the parameters in ``names``."""
+    return {k: values[k] if k in names else v.detach() for k, v in theta.items()}
+
+
+def meta_gradient(objective: MetaObjective, theta: Params, names: list[str]
+                  ) -> tuple[Params, torch.Tensor]:
+    """The gradient of the mean post-adaptation loss with respect to the parameters in
+    ``names`` (through the inner steps), and the per-task loss ``[T]``."""
+    leaves = {k: theta[k].detach().clone().requires_grad_() for k in names}
+    loss, _ = objective.losses(_with(theta, names, leaves), differentiable=True)
+    flat = _flat_grad(loss.mean(), list(leaves.values()))
+    return unflatten(flat, leaves), loss.detach()
+
+
+def trpo_step(objective: MetaObjective, theta: Params, names: list[str], config: MamlConfig
+              ) -> OuterStep:
+    """TRPO's step on the post-adaptation objective (see the module docstring)."""
+    leaves = {k: theta[k].detach().clone().requires_grad_() for k in names}
+    inputs = list(leaves.values())
+    loss, kl = objective.losses(_with(theta, names, leaves), differentiable=True)
+    g = _flat_grad(loss.mean(), inputs, retain_graph=True)
+    kl_grad = _flat_grad(kl.mean(), inputs, create_graph=True)
+
+    def fvp(v: torch.Tensor) -> torch.Tensor:
+        return _flat_grad(kl_grad.dot(v), inputs, retain_graph=True) + config.cg_damping * v
+
+    zero = {k: torch.zeros_like(v) for k, v in leaves.items()}
+    loss_before = loss.detach()
+    s = conjugate_gradient(fvp, g, config.cg_iterations)
+    shs = s.dot(fvp(s)).item()
+    if not (math.isfinite(shs) and shs > 0):  # no gradient, or a non-finite one
+        return OuterStep(zero, 0.0, loss_before, torch.zeros_like(loss_before))
+    full_step = unflatten(-s * math.sqrt(2 * config.max_kl / shs), leaves)
+    per_task: dict[float, torch.Tensor] = {}
+
+    def evaluate(fraction: float) -> tuple[float, float]:
+        moved = {k: theta[k].detach() + fraction * full_step[k] for k in names}
+        new_loss, new_kl = objective.losses(_with(theta, names, moved), differentiable=False)
+        per_task[fraction] = new_kl.detach()
+        return new_loss.mean().item(), new_kl.mean().item()
+
+    fraction, _, _ = line_search(evaluate, loss_before.mean().item(), config.max_kl,
+                                 config.line_search_steps, config.line_search_backtrack)
+    if fraction == 0.0:
+        return OuterStep(zero, 0.0, loss_before, torch.zeros_like(loss_before))
+    return OuterStep({k: fraction * v for k, v in full_step.items()}, fraction, loss_before,
+                     per_task[fraction])
+
+
+def maml_step(objective: MetaObjective, theta: Params, names: list[str], config: MamlConfig
+              ) -> OuterStep:
+    """The outer step of ``config.optimizer``: TRPO's accepted step, or (Adam) minus the
+    meta-gradient for the outer optimizer to apply."""
+    if config.optimizer == "trpo":
+        return trpo_step(objective, theta, names, config)
+    grads, loss = meta_gradient(objective, theta, names)
+    return OuterStep({k: -g for k, g in grads.items()}, 1.0, loss,
+                     torch.full_like(loss, math.nan))
