@@ -1,7 +1,7 @@
 """Vanilla policy gradient, batched over tasks: MAML's inner learner (Finn et al. 2017).
 
 MAML for RL adapts a policy with one or a few plain gradient steps on the REINFORCE loss,
-``phi = theta - alpha * grad L(theta)``, and can differentiate through them (``create_graph``).
+``phi = theta - alpha * grad L(theta)``, and differentiates through them.
 The definitions follow MAML's released code (cbfinn/maml_rl, on rllab's ``VPG`` and
 ``LinearFeatureBaseline``):
 
@@ -180,29 +180,25 @@ def vpg_loss(policy: ActorCritic, params: Params, batch: VPGBatch) -> torch.Tens
     return -(log_prob * batch.advantages).mean(dim=1)
 
 
-def vpg_step(policy: ActorCritic, params: Params, batch: VPGBatch, learning_rate: float,
-             create_graph: bool = False) -> Params:
+def vpg_step(policy: ActorCritic, params: Params, batch: VPGBatch, learning_rate: float
+             ) -> Params:
     """``phi = params - learning_rate * grad L(params)`` for every task at once.
 
-    :param params: stacked parameters ``{name: [T, ...]}`` that require grad (leaves, or a graph
-        from theta when differentiating through the step).
-    :param create_graph: keep the step differentiable (second-order MAML).
-    :returns: the stepped parameters (the critic's unchanged); with ``create_graph`` a graph
-        back to ``params``, else still attached to ``params`` by the subtraction: detach to start
-        a new step.
+    The gradient is ``torch.func.grad``'s, so the step composes with every transform and with
+    autograd: differentiating ``phi`` with respect to ``params`` (by ``torch.autograd``,
+    ``torch.func.vjp`` or ``torch.func.jvp``) goes through the step, second derivatives
+    included, and a caller that does not differentiate pays for none.
+
+    :param params: stacked parameters ``{name: [T, ...]}``.
+    :returns: the stepped parameters (the critic's unchanged).
     """
     names = policy_names(params)
-    loss = vpg_loss(policy, params, batch).sum()  # tasks share no parameters
-    grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=create_graph)
-    stepped = dict(params)
-    for k, g in zip(names, grads, strict=True):
-        stepped[k] = params[k] - learning_rate * g
-    return stepped
 
+    def loss(sub: Params) -> torch.Tensor:  # tasks share no parameters: sum their losses
+        return vpg_loss(policy, {**params, **sub}, batch).sum()
 
-def leaves(params: Params) -> Params:
-    """Detached copies of ``params`` that require grad (the start of an inner step)."""
-    return {k: v.detach().clone().requires_grad_() for k, v in params.items()}
+    grads = torch.func.grad(loss)({k: params[k] for k in names})
+    return {k: v - learning_rate * grads[k] if k in grads else v for k, v in params.items()}
 
 
 class VPG:
@@ -240,8 +236,8 @@ class VPG:
         """
         if not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f"iterations={iterations!r} must be a non-negative integer")
-        params = leaves({k: v.to(device=tasks.device, dtype=tasks.dtype)
-                         for k, v in stack(theta, tasks.num_tasks).items()})
+        params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype)
+                  for k, v in stack(theta, tasks.num_tasks).items()}
         env = self.env(tasks, generator)
         returns = []
         for k in range(iterations + int(evaluate_final)):
@@ -249,8 +245,9 @@ class VPG:
             returns.append(rollout.mean_return)
             if k == iterations:
                 break
-            params = leaves(vpg_step(self.policy, params, self.batch(rollout),
-                                     self.config.learning_rate))
+            with torch.no_grad():
+                params = vpg_step(self.policy, params, self.batch(rollout),
+                                  self.config.learning_rate)
         empty = torch.empty(0, tasks.num_tasks, device=tasks.device)
         return VPGResult({k: v.detach() for k, v in params.items()},
                          torch.stack(returns) if returns else empty,

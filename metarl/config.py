@@ -38,9 +38,9 @@ else:  # pragma: no cover - Python 3.10
 
 METHODS = ("reptile", "scratch", "pretrain", "fomaml")
 """The initialisations every kind of experiment compares."""
-TRAINED = ("reptile", "fomaml", "pretrain")
+TRAINED = ("reptile", "fomaml", "maml", "pretrain")
 """The methods ``metarl train`` trains (Reptile always, the others when ``eval.methods`` lists
-them); ``scratch`` is a random initialisation."""
+them); ``scratch`` is a random initialisation. ``maml`` (second order) is RL's only."""
 CHECKPOINT_RULES = ("last", "best_val")  # which checkpoint of a trained method is evaluated
 
 

@@ -7,7 +7,9 @@ the episodes collected after k PPO updates, or the mean squared error after k SG
 methods start from their evaluated checkpoint (the last, or the best on the validation tasks:
 :mod:`metarl.runs.selection`), ``scratch`` from a random initialisation per seed, and other
 baselines (``sb3``) as the problem runs them. Methods are evaluated with the same generator seed
-(common random numbers), so their differences are not sampling noise of the evaluation.
+(common random numbers), so their differences are not sampling noise of the evaluation. A method
+trained for another adaptation rule is also scored by its own (second-order MAML by its VPG
+steps: ``maml-vpg``), each labelled.
 
 Outputs in ``RUN/eval/``: ``curves.csv`` (``method,seed,task,k,<score>[,env_steps]``),
 ``oracle.csv`` (``seed,task,iterations,return,env_steps``, when the problem has an oracle),
@@ -74,11 +76,14 @@ def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
             if method in trained or method == "scratch":
                 theta = (trained[method] if method != "scratch"
                          else evaluator.initial_theta(seed, device))
-                curve = learner.evaluation_curve(theta, tasks, settings.updates, seed)
+                curves = {method: learner.evaluation_curve(theta, tasks, settings.updates, seed),
+                          **evaluator.own_rule_curves(method, theta, tasks, settings.updates,
+                                                      seed)}
             else:
-                curve = evaluator.baseline_curve(method, tasks, settings.updates, seed)
-            evaluator.check_curve(method, seed, curve)
-            rows += curve_rows(method, seed, curve, evaluator.score, samples)
+                curves = {method: evaluator.baseline_curve(method, tasks, settings.updates, seed)}
+            for label, curve in curves.items():
+                evaluator.check_curve(label, seed, curve)
+                rows += curve_rows(label, seed, curve, evaluator.score, samples)
     oracle = evaluator.oracle(tasks, device)
     summary, text = write_results(run.eval, rows, oracle, evaluator,
                                   [s.describe() for s in selections.values()])

@@ -12,11 +12,14 @@ from matplotlib.figure import Figure
 LABELS = {
     "reptile": "Reptile",
     "fomaml": "first-order MAML",
+    "maml": "MAML",
+    "maml-vpg": "MAML, its own VPG steps",
     "pretrain": "multi-task pretraining",
     "scratch": "scratch (random init)",
     "sb3": "stable-baselines3 PPO from scratch",
 }
-COLORS = {"reptile": "C0", "fomaml": "C1", "pretrain": "C2", "scratch": "C7", "sb3": "C4"}
+COLORS = {"reptile": "C0", "fomaml": "C1", "pretrain": "C2", "scratch": "C7", "sb3": "C4",
+          "maml": "C3", "maml-vpg": "C5"}
 
 
 def new_figure(**kwargs: Any) -> Figure:

@@ -138,6 +138,12 @@ class Evaluator(ABC):
         """``[updates + 1, T]`` scores of a method that is neither trained nor ``scratch``."""
         raise ValueError(f"method {method!r} is not one this problem evaluates")
 
+    def own_rule_curves(self, method: str, theta: Params, tasks: Any, updates: int, seed: int
+                        ) -> dict[str, torch.Tensor]:
+        """``{label: [updates + 1, T] scores}`` of a trained method adapted by its own rule,
+        where that differs from the evaluation's learner (default: none)."""
+        return {}
+
     def check_curve(self, method: str, seed: int, curve: torch.Tensor) -> None:  # noqa: B027
         """A one-line error when a curve cannot be scored (default: every curve can)."""
 

@@ -115,18 +115,22 @@ class QueryLearner(InnerLearner, Protocol):
 class MetaObjective(Protocol):
     """MAML's post-adaptation objective on one meta-batch, its data already collected.
 
-    :meth:`losses` adapts a theta on the stored inner data and scores the adapted parameters on
-    the stored query data, so that an outer optimizer (TRPO's line search, Adam) can evaluate
-    and differentiate it at any theta.
+    It is two functions, so that an outer optimizer can evaluate and differentiate it at any
+    theta (TRPO's line search, Adam): :meth:`adapted` replays the inner steps from a theta on the
+    stored inner data, and :meth:`query_losses` scores adapted parameters on the stored query
+    data. :meth:`adapted` composes with ``torch.func`` transforms (``vjp``, ``jvp``), so that
+    the outer step can differentiate through the inner steps.
     """
 
     #: samples its data took, all tasks together
     samples: int
 
-    def losses(self, theta: Params, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-task ``[T]`` surrogate loss after adaptation (to minimise) and KL divergence of
-        the adapted policies from the ones that collected the query data. With
-        ``differentiable``, both are differentiable in ``theta`` through the inner steps."""
+    def adapted(self, theta: Params) -> Params:
+        """The adapted parameters ``{name: [T, ...]}`` after the inner steps from ``theta``."""
+
+    def query_losses(self, adapted: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-task ``[T]`` surrogate loss of adapted parameters on the query data (to minimise)
+        and KL divergence of their policies from the ones that collected it."""
 
     def summary(self, kl: torch.Tensor) -> dict[str, torch.Tensor]:
         """The per-task numbers of the learner's record (as :meth:`InnerLearner.summary`), with

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 
-from metarl.agents.param_tree import Params, unflatten
+from metarl.agents.param_tree import Params, flatten, unflatten
 from metarl.meta.groups import GROUPS
 from metarl.meta.learner import MetaObjective
 
@@ -144,62 +144,90 @@ def line_search(evaluate: Callable[[float], tuple[float, float]], loss_before: f
     return 0.0, loss_before, 0.0
 
 
-def _flat_grad(output: torch.Tensor, inputs: list[torch.Tensor], create_graph: bool = False,
-               retain_graph: bool | None = None) -> torch.Tensor:
-    """``d output / d inputs`` as one flat vector (zeros for inputs it does not use)."""
-    grads = torch.autograd.grad(output, inputs, create_graph=create_graph,
-                                retain_graph=retain_graph, allow_unused=True)
-    return torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1)
-                      for g, x in zip(grads, inputs, strict=True)])
+def _grads(output: torch.Tensor, inputs: Params, create_graph: bool = False) -> Params:
+    """``d output / d inputs`` (zeros for inputs it does not use); keeps the graph."""
+    if not output.requires_grad:  # no meta-learned parameter reaches it
+        return {k: torch.zeros_like(x) for k, x in inputs.items()}
+    grads = torch.autograd.grad(output, list(inputs.values()), create_graph=create_graph,
+                                retain_graph=True, allow_unused=True)
+    return {k: torch.zeros_like(x) if g is None else g
+            for (k, x), g in zip(inputs.items(), grads, strict=True)}
 
 
-def _with(theta: Params, names: list[str], values: Params) -> Params:
-    """``theta`` (detached) with ``values`` in place of the parameters in ``names``."""
-    return {k: values[k] if k in names else v.detach() for k, v in theta.items()}
+class _Linearised(NamedTuple):
+    """The objective around a theta: its loss, its meta-gradient and its KL's gradient.
+
+    :param loss: per-task surrogate loss ``[T]``.
+    :param gradient: the meta-gradient of the mean loss over the meta-learned parameters.
+    :param leaves: those parameters, leaves of the graph.
+    :param kl_grad: the mean KL's gradient in them, with its graph (through the inner steps).
+    """
+
+    loss: torch.Tensor
+    gradient: Params
+    leaves: Params
+    kl_grad: Params
+
+
+def _linearise(objective: MetaObjective, theta: Params, names: list[str], kl: bool
+               ) -> _Linearised:
+    """The meta-gradient through the inner steps, second derivatives included (and, with
+    ``kl``, the KL's gradient with the graph that its Hessian-vector products need)."""
+    leaves = {k: theta[k].detach().clone().requires_grad_() for k in names}
+    loss, divergence = objective.query_losses(objective.adapted(
+        {k: leaves[k] if k in leaves else v.detach() for k, v in theta.items()}))
+    gradient = _grads(loss.mean(), leaves)
+    kl_grad = _grads(divergence.mean(), leaves, create_graph=True) if kl else {}
+    return _Linearised(loss.detach(), gradient, leaves, kl_grad)
 
 
 def meta_gradient(objective: MetaObjective, theta: Params, names: list[str]
                   ) -> tuple[Params, torch.Tensor]:
     """The gradient of the mean post-adaptation loss with respect to the parameters in
-    ``names`` (through the inner steps), and the per-task loss ``[T]``."""
-    leaves = {k: theta[k].detach().clone().requires_grad_() for k in names}
-    loss, _ = objective.losses(_with(theta, names, leaves), differentiable=True)
-    flat = _flat_grad(loss.mean(), list(leaves.values()))
-    return unflatten(flat, leaves), loss.detach()
+    ``names`` (through the inner steps, second derivatives included), and the per-task loss
+    ``[T]``."""
+    lin = _linearise(objective, theta, names, kl=False)
+    return lin.gradient, lin.loss
+
+
+def kl_hessian_product(lin: _Linearised, damping: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``v -> (F + damping I) v``, ``F`` the Hessian in theta of the mean KL divergence of the
+    adapted policies from the ones that collected the query data (Pearlmutter's product: the
+    gradient of ``grad KL . v``, through the inner steps)."""
+    def product(v: torch.Tensor) -> torch.Tensor:
+        dot = sum((g * x).sum() for g, x in zip(lin.kl_grad.values(),
+                                                unflatten(v, lin.leaves).values(), strict=True))
+        return flatten(_grads(dot, lin.leaves)) + damping * v
+
+    return product
 
 
 def trpo_step(objective: MetaObjective, theta: Params, names: list[str], config: MamlConfig
               ) -> OuterStep:
     """TRPO's step on the post-adaptation objective (see the module docstring)."""
-    leaves = {k: theta[k].detach().clone().requires_grad_() for k in names}
-    inputs = list(leaves.values())
-    loss, kl = objective.losses(_with(theta, names, leaves), differentiable=True)
-    g = _flat_grad(loss.mean(), inputs, retain_graph=True)
-    kl_grad = _flat_grad(kl.mean(), inputs, create_graph=True)
-
-    def fvp(v: torch.Tensor) -> torch.Tensor:
-        return _flat_grad(kl_grad.dot(v), inputs, retain_graph=True) + config.cg_damping * v
-
-    zero = {k: torch.zeros_like(v) for k, v in leaves.items()}
-    loss_before = loss.detach()
-    s = conjugate_gradient(fvp, g, config.cg_iterations)
+    lin = _linearise(objective, theta, names, kl=True)
+    fvp = kl_hessian_product(lin, config.cg_damping)
+    zero = {k: torch.zeros_like(v) for k, v in lin.gradient.items()}
+    s = conjugate_gradient(fvp, flatten(lin.gradient), config.cg_iterations)
     shs = s.dot(fvp(s)).item()
     if not (math.isfinite(shs) and shs > 0):  # no gradient, or a non-finite one
-        return OuterStep(zero, 0.0, loss_before, torch.zeros_like(loss_before))
-    full_step = unflatten(-s * math.sqrt(2 * config.max_kl / shs), leaves)
+        return OuterStep(zero, 0.0, lin.loss, torch.zeros_like(lin.loss))
+    full_step = unflatten(-s * math.sqrt(2 * config.max_kl / shs), lin.gradient)
     per_task: dict[float, torch.Tensor] = {}
 
+    @torch.no_grad()
     def evaluate(fraction: float) -> tuple[float, float]:
-        moved = {k: theta[k].detach() + fraction * full_step[k] for k in names}
-        new_loss, new_kl = objective.losses(_with(theta, names, moved), differentiable=False)
-        per_task[fraction] = new_kl.detach()
+        moved = {k: v.detach() + fraction * full_step[k] if k in full_step else v.detach()
+                 for k, v in theta.items()}
+        new_loss, new_kl = objective.query_losses(objective.adapted(moved))
+        per_task[fraction] = new_kl
         return new_loss.mean().item(), new_kl.mean().item()
 
-    fraction, _, _ = line_search(evaluate, loss_before.mean().item(), config.max_kl,
+    fraction, _, _ = line_search(evaluate, lin.loss.mean().item(), config.max_kl,
                                  config.line_search_steps, config.line_search_backtrack)
     if fraction == 0.0:
-        return OuterStep(zero, 0.0, loss_before, torch.zeros_like(loss_before))
-    return OuterStep({k: fraction * v for k, v in full_step.items()}, fraction, loss_before,
+        return OuterStep(zero, 0.0, lin.loss, torch.zeros_like(lin.loss))
+    return OuterStep({k: fraction * v for k, v in full_step.items()}, fraction, lin.loss,
                      per_task[fraction])
 
 

@@ -1,7 +1,8 @@
 """The configuration of an RL experiment: the sections beside ``[run]`` and ``[meta]``.
 
 ``[env]`` (the family and its task distribution), ``[policy]`` (the actor-critic), ``[ppo]`` (the
-inner learner, :class:`~metarl.agents.ppo.PPOConfig`), ``[fomaml]``, ``[pretrain]`` (long PPO
+inner learner, :class:`~metarl.agents.ppo.PPOConfig`), ``[fomaml]``, ``[maml]`` and ``[vpg]``
+(second-order MAML's outer step and inner learner), ``[pretrain]`` (long PPO
 runs: pretraining and the oracle) and ``[eval]`` (fast adaptation on held-out tasks, with
 ``[eval.ppo]``: the evaluation's inner learner where it differs from ``[ppo]``). File format,
 loader, one-line errors and ``--set`` overrides: :mod:`metarl.config`.
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metarl.agents.ppo import PPOConfig
+from metarl.agents.vpg import VPGConfig
 from metarl.config import (
     CHECKPOINT_RULES,
     METHODS,
@@ -26,12 +28,15 @@ from metarl.config import (
 )
 from metarl.envs import FAMILIES
 from metarl.meta.fomaml import FomamlConfig
+from metarl.meta.maml import MamlConfig
 from metarl.meta.trainer import MetaConfig
 from metarl.rl.pretrain import PretrainConfig
 
 MAX_EPISODE_STEPS = 2**31 - 1  # the environments count an episode's steps in int32
 GYM_FAMILY = "gym"  # any Gymnasium env, adapted to by the SB3 inner learner
-RL_ONLY_METHODS = ("sb3",)  # stable-baselines3 PPO from scratch on each task (RL evaluation)
+RL_ONLY_METHODS = ("maml", "sb3")
+"""RL's own methods: second-order MAML (trained), and stable-baselines3 PPO from scratch on each
+task (evaluated only)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,11 @@ class EvalConfig:
     """Evaluation of fast adaptation on held-out tasks.
 
     :param methods: initialisations compared (``reptile``, ``scratch``, ``pretrain``,
-        ``fomaml``, and ``sb3``: stable-baselines3 PPO from scratch, task by task); the trained
-        ones are trained by ``metarl train``.
+        ``fomaml``, ``maml``: second-order MAML, and ``sb3``: stable-baselines3 PPO from scratch,
+        task by task); the trained ones are trained by ``metarl train``. ``maml`` is scored
+        twice: by the evaluation's PPO like every method, and by its own rule, the VPG steps
+        it was trained for (``maml-vpg`` in the results; ``[vpg]`` with ``episodes``
+        environments per task and the evaluation's rollout length).
     :param test_tasks: number of held-out tasks evaluated.
     :param split: ``test`` (held-out tasks, for results) or ``val`` (validation tasks, for
         choosing settings without looking at the test tasks).
@@ -167,6 +175,8 @@ class ExperimentConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
     fomaml: FomamlConfig = field(default_factory=FomamlConfig)
+    maml: MamlConfig = field(default_factory=MamlConfig)
+    vpg: VPGConfig = field(default_factory=VPGConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 

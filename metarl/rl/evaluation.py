@@ -5,7 +5,10 @@ by the evaluation's inner learner (``[ppo]`` with the ``[eval.ppo]`` changes and
 environments per task; batched PPO, or stable-baselines3 task by task when it is the run's
 inner learner); the return recorded at k is the mean return of the episodes the policy collected
 after k updates. The ``sb3`` method is stable-baselines3 PPO from its own random initialisation
-(:func:`metarl.rl.sb3.runner.sb3_scratch_returns`). The oracle is PPO from scratch trained
+(:func:`metarl.rl.sb3.runner.sb3_scratch_returns`). Second-order MAML is also scored by its own
+rule, the vanilla policy-gradient steps it was trained for (``maml-vpg``: MAML's step size and
+baseline, the evaluation's episodes and rollout length, :func:`metarl.rl.maml.vpg_curve`). The
+oracle is PPO from scratch trained
 ``oracle_iterations`` iterations on each test task, with the careful settings of ``[pretrain]``
 (a long run needs small steps) and the evaluation's rollouts.
 """
@@ -17,10 +20,12 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
+from metarl.agents.vpg import VPG
 from metarl.envs import FAMILIES, TaskParams
 from metarl.meta.learner import InnerLearner
 from metarl.problem import Evaluator, SummaryStyle, initial_theta
 from metarl.rl.config import EvalConfig, ExperimentConfig
+from metarl.rl.maml import vpg_curve
 from metarl.rl.sb3.runner import sb3_scratch_returns
 
 
@@ -31,14 +36,15 @@ class RLEvaluator(Evaluator):
     :param settings: the evaluation settings.
     :param config: the run's config.
     :param ppo: the evaluation's batched PPO (its family, policy and settings).
+    :param vpg: MAML's own rule, with the evaluation's episodes and rollout length.
     """
 
     score = "return"
 
     def __init__(self, learner: InnerLearner, settings: EvalConfig, config: ExperimentConfig,
-                 ppo: PPO) -> None:
+                 ppo: PPO, vpg: VPG) -> None:
         super().__init__(learner, settings)
-        self.config, self.ppo = config, ppo
+        self.config, self.ppo, self.vpg = config, ppo, vpg
 
     @property
     def policy(self) -> ActorCritic:
@@ -66,6 +72,13 @@ class RLEvaluator(Evaluator):
             return super().baseline_curve(method, tasks, updates, seed)
         return sb3_scratch_returns(self.ppo.config, self.config.policy, self.ppo.family, tasks,
                                    updates, seed)
+
+    def own_rule_curves(self, method: str, theta: Params, tasks: TaskParams, updates: int,
+                        seed: int) -> dict[str, torch.Tensor]:
+        """``maml``: ``{"maml-vpg": its returns after k VPG steps}``."""
+        if method != "maml":
+            return {}
+        return {"maml-vpg": vpg_curve(self.vpg, theta, tasks, updates, seed)}
 
     def check_curve(self, method: str, seed: int, curve: torch.Tensor) -> None:
         """A one-line error when a task completed no episode in a rollout (no step limit to

@@ -6,13 +6,13 @@ For a meta-batch, :class:`RLMamlObjective` collects, with every task's policy in
   (:mod:`metarl.agents.vpg`), each step taken on the rollout before it;
 * one query rollout by the adapted policy ``phi_i``.
 
-:meth:`RLMamlObjective.losses` then replays the inner steps from any theta on the stored inner
-data (differentiably: ``create_graph``) and scores the adapted policy on the query data with
-TRPO's surrogate ``-mean_t [pi_phi(a_t|s_t) / pi_old(a_t|s_t)] A_t``, ``pi_old`` the policy that
-collected it, and the mean KL divergence ``KL(pi_old || pi_phi)`` over the query observations. At
-the theta that collected the data the ratio is 1 and the surrogate's gradient is MAML's
-meta-gradient (the post-adaptation policy gradient, differentiated through the inner steps; the
-dependence of the inner rollouts' distribution on theta is dropped, as in MAML's code and
+:meth:`RLMamlObjective.adapted` then replays the inner steps from any theta on the stored inner data
+(differentiably), and :meth:`RLMamlObjective.query_losses` scores the adapted policy on the query
+data with TRPO's surrogate ``-mean_t [pi_phi(a_t|s_t) / pi_old(a_t|s_t)] A_t``, ``pi_old`` the
+policy that collected it, and the mean KL divergence ``KL(pi_old || pi_phi)`` over the query
+observations. At the theta that collected the data the ratio is 1 and the surrogate's gradient is
+MAML's meta-gradient (the post-adaptation policy gradient, differentiated through the inner steps;
+the dependence of the inner rollouts' distribution on theta is dropped, as in MAML's code and
 pytorch-maml-rl).
 """
 
@@ -23,7 +23,7 @@ import math
 import torch
 
 from metarl.agents.param_tree import Params, stack
-from metarl.agents.vpg import VPG, VPGBatch, leaves, vpg_step
+from metarl.agents.vpg import VPG, VPGBatch, vpg_step
 from metarl.envs import TaskParams
 from metarl.envs.task_shard import AnyGenerator
 
@@ -45,15 +45,16 @@ class RLMamlObjective:
         self.vpg, self.num_tasks = vpg, tasks.num_tasks
         policy, cfg = vpg.policy, vpg.config
         env = vpg.env(tasks, generator)
-        params = leaves({k: v.to(device=tasks.device, dtype=tasks.dtype)
-                         for k, v in stack(theta, tasks.num_tasks).items()})
+        params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype)
+                  for k, v in stack(theta, tasks.num_tasks).items()}
         self.batches: list[VPGBatch] = []
         returns = []
         for _ in range(steps):
             rollout = vpg.rollout(params, env, generator)
             returns.append(rollout.mean_return)
             self.batches.append(vpg.batch(rollout))
-            params = leaves(vpg_step(policy, params, self.batches[-1], cfg.learning_rate))
+            with torch.no_grad():
+                params = vpg_step(policy, params, self.batches[-1], cfg.learning_rate)
         query = vpg.rollout(params, env, generator)
         self.query = vpg.batch(query)
         with torch.no_grad():
@@ -65,30 +66,22 @@ class RLMamlObjective:
         self.query_return = query.mean_return
         self.samples = tasks.num_tasks * (steps + 1) * cfg.num_envs * cfg.num_steps
 
-    def adapted(self, theta: Params, differentiable: bool) -> Params:
+    def adapted(self, theta: Params) -> Params:
         """The inner steps replayed from ``theta`` on the stored inner data: ``{name: [T, ...]}``
-        (a graph back to ``theta`` with ``differentiable``)."""
-        policy, lr = self.vpg.policy, self.vpg.config.learning_rate
+        (differentiable in ``theta``, by autograd or ``torch.func``)."""
         params = stack(theta, self.num_tasks)
-        with torch.enable_grad():  # the inner steps are gradient steps either way
-            if not differentiable:
-                params = leaves(params)
-            for batch in self.batches:
-                params = vpg_step(policy, params, batch, lr, create_graph=differentiable)
-                if not differentiable:
-                    params = leaves(params)
+        for batch in self.batches:
+            params = vpg_step(self.vpg.policy, params, batch, self.vpg.config.learning_rate)
         return params
 
-    def losses(self, theta: Params, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-task TRPO surrogate loss and KL divergence ``[T]`` after the inner steps from
-        ``theta`` (see the module docstring)."""
+    def query_losses(self, adapted: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-task TRPO surrogate loss and mean KL divergence ``[T]`` of ``adapted`` on the
+        query data (see the module docstring)."""
         policy = self.vpg.policy
-        params = self.adapted(theta, differentiable)
-        with torch.set_grad_enabled(differentiable):
-            log_prob, out = policy.log_prob(params, self.query.obs, self.query.actions)
-            ratio = torch.exp(log_prob - self.old_log_prob)
-            loss = -(ratio * self.query.advantages).mean(dim=1)
-            kl = policy.kl(self.old_out, self.old_log_std, out, params.get("log_std"))
+        log_prob, out = policy.log_prob(adapted, self.query.obs, self.query.actions)
+        ratio = torch.exp(log_prob - self.old_log_prob)
+        loss = -(ratio * self.query.advantages).mean(dim=1)
+        kl = policy.kl(self.old_out, self.old_log_std, out, adapted.get("log_std"))
         return loss, kl.mean(dim=1)
 
     def summary(self, kl: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,11 +1,12 @@
 """The RL problems: meta-RL on an environment family, with batched PPO or stable-baselines3 as
 the inner learner (``[ppo] inner``).
 
-Both read an :class:`~metarl.rl.config.ExperimentConfig`, train Reptile, first-order MAML and
-multi-task pretraining from the same initialisation, and score every method by the mean return
-after k inner PPO updates (:mod:`metarl.rl.evaluation`). :class:`SB3RL` differs in its inner
-learner (:class:`~metarl.rl.sb3.learner.SB3Learner`, Reptile only) and in what it can run: any
-Gymnasium env (``[env] family = "gym"``), without the batched baselines.
+Both read an :class:`~metarl.rl.config.ExperimentConfig`, train Reptile, first-order MAML,
+second-order MAML (batched only) and multi-task pretraining from the same initialisation, and score
+every method by the mean return after k inner PPO updates (:mod:`metarl.rl.evaluation`).
+:class:`SB3RL` differs in its inner learner (:class:`~metarl.rl.sb3.learner.SB3Learner`, Reptile
+only) and in what it can run: any Gymnasium env (``[env] family = "gym"``), without the batched
+baselines.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 from metarl.agents.ppo import PPO
+from metarl.agents.vpg import VPG
 from metarl.config import parse_assignment
 from metarl.memory import MemoryNeed
 from metarl.meta.distributed import Distributed
@@ -72,9 +74,13 @@ class BatchedRL(Problem):
         return isinstance(config, ExperimentConfig) and config.ppo.inner == self.inner
 
     def validate(self, config: ExperimentConfig) -> None:
-        """A ``gym`` family has no batched dynamics."""
+        """A ``gym`` family has no batched dynamics; MAML adapts its whole meta-batch at once."""
         if config.env.family == GYM_FAMILY:
             raise ValueError(GYM_NEEDS_SB3)
+        if "maml" in config.eval.methods and config.meta.task_chunk:
+            raise ValueError(f"meta.task_chunk={config.meta.task_chunk} with maml in "
+                             "eval.methods: MAML differentiates through the whole meta-batch at "
+                             "once; set meta.task_chunk = 0")
 
     def check(self, config: ExperimentConfig, evaluate: bool) -> None:
         """The family, policy and PPO build; pretraining's and the evaluation's settings fit
@@ -93,11 +99,16 @@ class BatchedRL(Problem):
 
     def trainer(self, method: str, config: ExperimentConfig, device: torch.device,
                 dist: Distributed | None = None) -> Trainer:
-        """Reptile or first-order MAML over :meth:`learner`, or multi-task pretraining."""
-        _, policy, ppo = build_components(config)
+        """Reptile, first-order or second-order MAML over the inner learner, or multi-task
+        pretraining."""
+        family, policy, ppo = build_components(config)
         theta = initial_theta(policy, config.run.seed, device)
         if method == "pretrain":
             return Pretrainer(ppo, theta, config.meta, config.run.seed, config.pretrain)
+        if method == "maml":
+            learner = PPOLearner(ppo, VPG(family, policy, config.vpg))
+            return MetaTrainer(learner, theta, config.meta, config.run.seed, algorithm="maml",
+                               maml=config.maml)
         return MetaTrainer(INNER_LEARNERS[self.inner](ppo), theta, config.meta, config.run.seed,
                            algorithm=method, fomaml=config.fomaml, dist=dist)
 
@@ -107,7 +118,9 @@ class BatchedRL(Problem):
         family, policy, _ = build_components(config)
         check_evaluation(config, family, settings)
         ppo = PPO(family, policy, settings.inner(config.ppo))
-        return RLEvaluator(INNER_LEARNERS[ppo.config.inner](ppo), settings, config, ppo)
+        vpg = VPG(family, policy, config.vpg.replace(num_envs=settings.episodes,
+                                                      num_steps=ppo.config.num_steps))
+        return RLEvaluator(INNER_LEARNERS[ppo.config.inner](ppo), settings, config, ppo, vpg)
 
     def eval_settings(self, config: ExperimentConfig, changes: dict[str, Any]) -> EvalConfig:
         """``ppo`` changes (``--ppo KEY=VALUE``) go on top of the run's own ``eval.ppo``
@@ -139,9 +152,10 @@ class SB3RL(BatchedRL):
         """First-order MAML needs per-task gradients; a ``gym`` family has no batched
         dynamics for pretraining or the oracle."""
         methods = config.eval.methods
-        if "fomaml" in methods:
-            raise ValueError("eval.methods has fomaml, which needs ppo.inner = \"batched\" "
-                             "(the SB3 inner learner supports Reptile)")
+        for method in ("fomaml", "maml"):
+            if method in methods:
+                raise ValueError(f"eval.methods has {method}, which needs ppo.inner = "
+                                 "\"batched\" (the SB3 inner learner supports Reptile)")
         if config.env.family == GYM_FAMILY and ("pretrain" in methods
                                                 or config.eval.oracle_iterations):
             raise ValueError(GYM_NEEDS_SB3)

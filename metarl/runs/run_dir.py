@@ -86,7 +86,7 @@ def prepare_run_dir(path: Path, config: Config, resume: bool, force: bool) -> Ru
     return run
 
 
-_METHOD = r"(reptile|fomaml|pretrain)"
+_METHOD = r"(reptile|fomaml|maml|pretrain)"
 RUN_FOLDERS = re.compile(rf"(checkpoints|tensorboard)(/{_METHOD})?|eval|plots|wandb(/.+)?")
 """The folders a run makes, relative to its directory."""
 RUN_FILES = tuple(re.compile(p) for p in (
