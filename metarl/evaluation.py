@@ -21,7 +21,7 @@ checkpoint is chosen on the validation tasks, ``selection.csv`` (``method,iterat
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,11 @@ def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
             if method in trained or method == "scratch":
                 theta = (trained[method] if method != "scratch"
                          else evaluator.initial_theta(seed, device))
-                curves = {method: learner.evaluation_curve(theta, tasks, settings.updates, seed),
-                          **evaluator.own_rule_curves(method, theta, tasks, settings.updates,
-                                                      seed)}
+                curves = {method: learner.evaluation_curve(theta, tasks, settings.updates, seed)}
+                own = evaluator.own_rule(method)
+                if own is not None:
+                    curves[own] = evaluator.own_rule_curve(method, theta, tasks,
+                                                           settings.updates, seed)
             else:
                 curves = {method: evaluator.baseline_curve(method, tasks, settings.updates, seed)}
             for label, curve in curves.items():
@@ -97,7 +99,8 @@ def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device:
                        ) -> dict[str, Selection]:
     """The checkpoint of every trained method in ``settings.methods`` under the evaluator's
     rule; with ``best_val``, scored on the first ``test_tasks`` validation tasks with the
-    evaluation's learner and first seed, and written to ``eval/selection.csv``."""
+    evaluation's learner (or the method's own rule, where it has one) and first seed, and
+    written to ``eval/selection.csv``."""
     trained = [m for m in settings.methods if m in TRAINED]
     rule = evaluator.checkpoint_rule
     template = evaluator.initial_theta(0, torch.device("cpu"))  # the run's network's shapes
@@ -107,11 +110,18 @@ def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device:
     learner = evaluator.learner
     val = learner.sample_tasks(settings.test_tasks, split="val", device=device)
 
-    def curve_of(theta: Params) -> torch.Tensor:
-        on_device = {k: v.to(device) for k, v in theta.items()}
-        return learner.evaluation_curve(on_device, val, settings.updates, settings.seeds[0])
+    def curve_of(method: str) -> Callable[[Params], torch.Tensor]:
+        def curve(theta: Params) -> torch.Tensor:
+            on_device = {k: v.to(device) for k, v in theta.items()}
+            if evaluator.own_rule(method) is not None:
+                return evaluator.own_rule_curve(method, on_device, val, settings.updates,
+                                                settings.seeds[0])
+            return learner.evaluation_curve(on_device, val, settings.updates,
+                                            settings.seeds[0])
+        return curve
 
-    selections = {m: select_checkpoint(run, m, rule, curve_of, template) for m in trained}
+    selections = {m: select_checkpoint(run, m, rule, curve_of(m), template,
+                                       evaluator.own_rule(m)) for m in trained}
     run.eval.mkdir(parents=True, exist_ok=True)
     write_csv(run.eval / "selection.csv", SELECTION_COLUMNS,
               [row for s in selections.values() for row in s.rows()])

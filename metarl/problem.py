@@ -138,11 +138,15 @@ class Evaluator(ABC):
         """``[updates + 1, T]`` scores of a method that is neither trained nor ``scratch``."""
         raise ValueError(f"method {method!r} is not one this problem evaluates")
 
-    def own_rule_curves(self, method: str, theta: Params, tasks: Any, updates: int, seed: int
-                        ) -> dict[str, torch.Tensor]:
-        """``{label: [updates + 1, T] scores}`` of a trained method adapted by its own rule,
-        where that differs from the evaluation's learner (default: none)."""
-        return {}
+    def own_rule(self, method: str) -> str | None:
+        """The label of a trained method's own adaptation rule where it differs from the
+        evaluation's learner (``maml-vpg``), else ``None`` (the default, for every method)."""
+        return None
+
+    def own_rule_curve(self, method: str, theta: Params, tasks: Any, updates: int, seed: int
+                       ) -> torch.Tensor:
+        """``[updates + 1, T]`` scores of ``theta`` adapted by ``method``'s own rule."""
+        raise ValueError(f"method {method!r} has no adaptation rule of its own here")
 
     def check_curve(self, method: str, seed: int, curve: torch.Tensor) -> None:  # noqa: B027
         """A one-line error when a curve cannot be scored (default: every curve can)."""

@@ -183,7 +183,7 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
     log = (MetricsLog(run, method, trainer.record_fields, resume_from=trainer.iteration,
                       wandb_settings=config.run.wandb) if main else None)
     progress = None if quiet or not main else Progress(
-        method, config.meta.meta_iterations, trainer.iteration, unit=trainer.record_unit)
+        method, trainer.iterations, trainer.iteration, unit=trainer.record_unit)
     try:
         with _SigintFlag() as sigint:
             if isinstance(trainer, MetaTrainer):  # ranks agree on when to stop

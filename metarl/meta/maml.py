@@ -39,6 +39,8 @@ MAML_OPTIMIZERS = ("trpo", "adam")
 class MamlConfig:
     """Second-order MAML's outer settings (the inner learner's are its own section).
 
+    :param meta_iterations: MAML's outer steps (0: ``meta.meta_iterations``, as the other
+        methods; MAML's paper takes 500 on 2D navigation).
     :param inner_steps: inner steps per task during meta-training (MAML's num-steps).
     :param optimizer: ``"trpo"`` (the paper's) or ``"adam"``.
     :param max_kl: TRPO's bound on the mean KL divergence of one outer step.
@@ -47,10 +49,15 @@ class MamlConfig:
     :param line_search_steps: backtracking tries.
     :param line_search_backtrack: the factor between tries.
     :param learning_rate: Adam's learning rate (``optimizer = "adam"``).
+    :param init_log_std: MAML's initial log-std of a Gaussian policy (``None``: the policy's
+        ``init_log_std``). MAML meta-learns the log-std, so its start is MAML's own training
+        setting (rllab's and pytorch-maml-rl's policies start at std 1), while Reptile's
+        adaptations all start from the policy's.
     :param groups: meta-learned parameter groups (MAML's: the whole policy, its log-std
         included; the critic is not used by the VPG inner step).
     """
 
+    meta_iterations: int = 0
     inner_steps: int = 1
     optimizer: str = "trpo"
     max_kl: float = 0.01
@@ -59,9 +66,14 @@ class MamlConfig:
     line_search_steps: int = 15
     line_search_backtrack: float = 0.8
     learning_rate: float = 1e-3
+    init_log_std: float | None = None
     groups: tuple[str, ...] = ("body", "head", "log_std")
 
     def __post_init__(self) -> None:
+        if (not isinstance(self.meta_iterations, int) or isinstance(self.meta_iterations, bool)
+                or self.meta_iterations < 0):
+            raise ValueError(f"maml.meta_iterations={self.meta_iterations!r} must be a "
+                             "non-negative integer")
         for name in ("inner_steps", "cg_iterations", "line_search_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -72,6 +84,8 @@ class MamlConfig:
         for name in ("max_kl", "learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"maml.{name}={getattr(self, name)!r} must be > 0")
+        if self.init_log_std is not None and not math.isfinite(self.init_log_std):
+            raise ValueError(f"maml.init_log_std={self.init_log_std!r} must be a finite number")
         if not self.cg_damping >= 0:
             raise ValueError(f"maml.cg_damping={self.cg_damping!r} must be >= 0")
         if not 0.0 < self.line_search_backtrack < 1.0:

@@ -60,6 +60,11 @@ class MixturePretrainer(ABC):
         return {k: v.detach()[0] for k, v in self.params.items()}
 
     @property
+    def iterations(self) -> int:
+        """The budget: ``meta_iterations`` steps."""
+        return self.config.meta_iterations
+
+    @property
     def done(self) -> bool:
         """Whether the budget of ``meta_iterations`` steps is spent."""
         return self.iteration >= self.config.meta_iterations

@@ -55,6 +55,10 @@ class Trainer(Protocol):
         """The current initialisation."""
 
     @property
+    def iterations(self) -> int:
+        """The budget: iterations to train."""
+
+    @property
     def done(self) -> bool:
         """Whether the budget is spent."""
 
@@ -265,6 +269,11 @@ class MetaTrainer:
     def iteration(self) -> int:
         """Outer steps done."""
         return self.outer.iteration
+
+    @property
+    def iterations(self) -> int:
+        """The budget: ``meta_iterations`` outer steps."""
+        return self.config.meta_iterations
 
     @property
     def done(self) -> bool:

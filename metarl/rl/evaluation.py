@@ -73,12 +73,16 @@ class RLEvaluator(Evaluator):
         return sb3_scratch_returns(self.ppo.config, self.config.policy, self.ppo.family, tasks,
                                    updates, seed)
 
-    def own_rule_curves(self, method: str, theta: Params, tasks: TaskParams, updates: int,
-                        seed: int) -> dict[str, torch.Tensor]:
-        """``maml``: ``{"maml-vpg": its returns after k VPG steps}``."""
+    def own_rule(self, method: str) -> str | None:
+        """``maml-vpg`` for ``maml``: MAML adapts by VPG steps."""
+        return "maml-vpg" if method == "maml" else None
+
+    def own_rule_curve(self, method: str, theta: Params, tasks: TaskParams, updates: int,
+                       seed: int) -> torch.Tensor:
+        """``maml``'s returns after k = 0..updates VPG steps."""
         if method != "maml":
-            return {}
-        return {"maml-vpg": vpg_curve(self.vpg, theta, tasks, updates, seed)}
+            return super().own_rule_curve(method, theta, tasks, updates, seed)
+        return vpg_curve(self.vpg, theta, tasks, updates, seed)
 
     def check_curve(self, method: str, seed: int, curve: torch.Tensor) -> None:
         """A one-line error when a task completed no episode in a rollout (no step limit to

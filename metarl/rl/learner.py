@@ -22,7 +22,7 @@ from metarl.envs import AutoResetEnv, TaskParams
 from metarl.envs.task_shard import AnyGenerator
 from metarl.meta.groups import names_in_groups
 from metarl.meta.learner import Adaptation, QueryGradients, update_norm
-from metarl.rl.maml import RLMamlObjective
+from metarl.rl.maml import RLMamlObjective, vpg_curve
 
 
 class MetaRecord(NamedTuple):
@@ -129,7 +129,8 @@ class PPOLearner:
     :class:`~metarl.meta.learner.MamlLearner` when given MAML's VPG inner learner.
 
     :param ppo: the batched PPO (Reptile's and first-order MAML's inner learner).
-    :param vpg: second-order MAML's inner learner (``None``: no MAML).
+    :param vpg: second-order MAML's inner learner (``None``: no MAML); when given, validation
+        adapts by it, MAML's own rule, as the evaluation chooses MAML's checkpoint.
     """
 
     record_type = MetaRecord
@@ -176,7 +177,10 @@ class PPOLearner:
         return adaptation_returns(self.ppo, theta, tasks, steps, seed).cpu()
 
     def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
-        """Mean return over ``tasks`` after ``steps`` PPO updates (higher is better)."""
+        """Mean return over ``tasks`` after ``steps`` PPO updates (VPG steps with a VPG inner
+        learner; higher is better)."""
+        if self.vpg is not None:
+            return vpg_curve(self.vpg, theta, tasks, steps, seed)[-1].nanmean().item()
         return adaptation_returns(self.ppo, theta, tasks, steps, seed)[-1].nanmean().item()
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None

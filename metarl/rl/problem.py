@@ -11,6 +11,7 @@ baselines.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -107,7 +108,12 @@ class BatchedRL(Problem):
             return Pretrainer(ppo, theta, config.meta, config.run.seed, config.pretrain)
         if method == "maml":
             learner = PPOLearner(ppo, VPG(family, policy, config.vpg))
-            return MetaTrainer(learner, theta, config.meta, config.run.seed, algorithm="maml",
+            meta = config.meta
+            if config.maml.init_log_std is not None and "log_std" in theta:
+                theta["log_std"].fill_(config.maml.init_log_std)
+            if config.maml.meta_iterations:
+                meta = dataclasses.replace(meta, meta_iterations=config.maml.meta_iterations)
+            return MetaTrainer(learner, theta, meta, config.run.seed, algorithm="maml",
                                maml=config.maml)
         return MetaTrainer(INNER_LEARNERS[self.inner](ppo), theta, config.meta, config.run.seed,
                            algorithm=method, fomaml=config.fomaml, dist=dist)

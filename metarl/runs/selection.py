@@ -39,12 +39,15 @@ class Selection(NamedTuple):
     :param theta: its parameters (on the CPU).
     :param scores: ``{iteration: [K + 1] mean validation returns}`` of every checkpoint scored
         (empty under the ``last`` rule).
+    :param rule: the adaptation rule that scored them where it is the method's own
+        (``maml-vpg``), else ``None`` (the evaluation's learner).
     """
 
     method: str
     iteration: int
     theta: Params
     scores: dict[int, list[float]]
+    rule: str | None = None
 
     def rows(self) -> list[dict[str, float | str | int]]:
         """``selection.csv`` rows of this method."""
@@ -56,8 +59,9 @@ class Selection(NamedTuple):
         if not self.scores:
             return f"{self.method}: last checkpoint (meta-iteration {self.iteration})"
         last = max(self.scores)
+        by = f" by its own rule ({self.rule})" if self.rule else ""
         return (f"{self.method}: meta-iteration {self.iteration} of {last}, best of "
-                f"{len(self.scores)} checkpoints on the validation tasks (mean return over "
+                f"{len(self.scores)} checkpoints on the validation tasks{by} (mean return over "
                 f"k >= 1: {score(self.scores[self.iteration]):.2f}; last checkpoint "
                 f"{score(self.scores[last]):.2f})")
 
@@ -96,7 +100,8 @@ def checkpoint_theta(path: Path, template: Params | None = None) -> Params:
 
 def select_checkpoint(run: RunDir, method: str, rule: str,
                       returns_of: Callable[[Params], torch.Tensor] | None = None,
-                      template: Params | None = None) -> Selection:
+                      template: Params | None = None, own_rule: str | None = None
+                      ) -> Selection:
     """The checkpoint of ``method`` to evaluate under ``rule``.
 
     :param rule: ``"last"`` or ``"best_val"``.
@@ -104,6 +109,8 @@ def select_checkpoint(run: RunDir, method: str, rule: str,
         on the validation tasks (the evaluation's inner learner, episodes and seed).
     :param template: a theta of the run's network: every checkpoint read is checked against its
         parameter names and shapes.
+    :param own_rule: the label of the method's own adaptation rule when ``returns_of`` adapts
+        by it (named in :meth:`Selection.describe`).
     """
     if rule not in CHECKPOINT_RULES:
         raise ValueError(f"checkpoint rule {rule!r} must be one of {', '.join(CHECKPOINT_RULES)}")
@@ -121,7 +128,7 @@ def select_checkpoint(run: RunDir, method: str, rule: str,
         if best_theta is None or score(scores[iteration]) > score(scores[best]):
             best, best_theta = iteration, theta
     assert best_theta is not None
-    return Selection(method, best, best_theta, scores)
+    return Selection(method, best, best_theta, scores, own_rule)
 
 
 def final_theta(run: RunDir, method: str) -> Params:
