@@ -33,10 +33,16 @@ def _config(**sections):
     return config_from_dict(data)
 
 
-@pytest.mark.parametrize("method", ["reptile", "fomaml", "pretrain"])
-def test_n_then_resumed_n_equals_2n(tmp_path, method):
-    config = _config(meta={"outer_optimizer": "adam", "epsilon": 0.1} if method == "reptile"
-                     else {})
+@pytest.mark.parametrize("method, sections", [
+    ("reptile", {"meta": {"outer_optimizer": "adam", "epsilon": 0.1}}),
+    ("fomaml", {}),
+    ("maml", {"vpg": {"num_envs": 3}}),
+    ("maml", {"vpg": {"num_envs": 3}, "maml": {"optimizer": "adam"}}),
+    ("pretrain", {}),
+])
+def test_n_then_resumed_n_equals_2n(tmp_path, method, sections):
+    config = _config(eval={"methods": ["reptile", "scratch", method]} if method == "maml"
+                     else {}, **sections)
     device = torch.device("cpu")
     straight = make_trainer(method, config, device)
     for _ in range(4):
@@ -48,6 +54,7 @@ def test_n_then_resumed_n_equals_2n(tmp_path, method):
     resumed.load_state_dict(load_checkpoint(path)["trainer"])
     records += [resumed.step(), resumed.step()]
     assert resumed.iteration == 4 and records[-1].iteration == 4
+    assert all(r.update_norm > 0 for r in records[2:])  # the resumed steps moved theta
     for k, v in straight.theta.items():
         assert torch.equal(resumed.theta[k], v), k
 

@@ -168,7 +168,7 @@ def _grads(output: torch.Tensor, inputs: Params, create_graph: bool = False) -> 
             for (k, x), g in zip(inputs.items(), grads, strict=True)}
 
 
-class _Linearised(NamedTuple):
+class Linearised(NamedTuple):
     """The objective around a theta: its loss, its meta-gradient and its KL's gradient.
 
     :param loss: per-task surrogate loss ``[T]``.
@@ -183,8 +183,8 @@ class _Linearised(NamedTuple):
     kl_grad: Params
 
 
-def _linearise(objective: MetaObjective, theta: Params, names: list[str], kl: bool
-               ) -> _Linearised:
+def linearise(objective: MetaObjective, theta: Params, names: list[str], kl: bool
+              ) -> Linearised:
     """The meta-gradient through the inner steps, second derivatives included (and, with
     ``kl``, the KL's gradient with the graph that its Hessian-vector products need)."""
     leaves = {k: theta[k].detach().clone().requires_grad_() for k in names}
@@ -192,7 +192,7 @@ def _linearise(objective: MetaObjective, theta: Params, names: list[str], kl: bo
         {k: leaves[k] if k in leaves else v.detach() for k, v in theta.items()}))
     gradient = _grads(loss.mean(), leaves)
     kl_grad = _grads(divergence.mean(), leaves, create_graph=True) if kl else {}
-    return _Linearised(loss.detach(), gradient, leaves, kl_grad)
+    return Linearised(loss.detach(), gradient, leaves, kl_grad)
 
 
 def meta_gradient(objective: MetaObjective, theta: Params, names: list[str]
@@ -200,11 +200,11 @@ def meta_gradient(objective: MetaObjective, theta: Params, names: list[str]
     """The gradient of the mean post-adaptation loss with respect to the parameters in
     ``names`` (through the inner steps, second derivatives included), and the per-task loss
     ``[T]``."""
-    lin = _linearise(objective, theta, names, kl=False)
+    lin = linearise(objective, theta, names, kl=False)
     return lin.gradient, lin.loss
 
 
-def kl_hessian_product(lin: _Linearised, damping: float) -> Callable[[torch.Tensor], torch.Tensor]:
+def kl_hessian_product(lin: Linearised, damping: float) -> Callable[[torch.Tensor], torch.Tensor]:
     """``v -> (F + damping I) v``, ``F`` the Hessian in theta of the mean KL divergence of the
     adapted policies from the ones that collected the query data (Pearlmutter's product: the
     gradient of ``grad KL . v``, through the inner steps)."""
@@ -219,7 +219,7 @@ def kl_hessian_product(lin: _Linearised, damping: float) -> Callable[[torch.Tens
 def trpo_step(objective: MetaObjective, theta: Params, names: list[str], config: MamlConfig
               ) -> OuterStep:
     """TRPO's step on the post-adaptation objective (see the module docstring)."""
-    lin = _linearise(objective, theta, names, kl=True)
+    lin = linearise(objective, theta, names, kl=True)
     fvp = kl_hessian_product(lin, config.cg_damping)
     zero = {k: torch.zeros_like(v) for k, v in lin.gradient.items()}
     s = conjugate_gradient(fvp, flatten(lin.gradient), config.cg_iterations)
