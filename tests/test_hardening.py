@@ -59,6 +59,16 @@ def test_a_size_that_cannot_fit_stops_before_force_deletes_anything(run, capsys,
     assert _snapshot(out) == before  # --force deleted nothing
 
 
+def test_maml_memory_is_estimated_before_any_work(run, capsys, tmp_path):
+    cfg, _ = run
+    assert main(["train", str(cfg), "--out", str(tmp_path / "new"), "--quiet",
+                 "--set", 'eval.methods=["reptile","maml"]',
+                 "--set", "vpg.num_envs=100000000"]) == 2
+    err = _one_line_error(capsys)
+    assert "MAML meta-training" in err and "100000000 envs" in err, err
+    assert not (tmp_path / "new").exists()
+
+
 def test_the_memory_limit_is_a_setting(run, capsys, tmp_path):
     cfg, out = run
     assert main(["train", str(cfg), "--out", str(tmp_path / "new"), "--quiet",

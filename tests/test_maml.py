@@ -29,6 +29,7 @@ from metarl.meta.maml import (
     trpo_step,
 )
 from metarl.meta.trainer import MetaConfig, MetaTrainer
+from metarl.problems import config_from_dict
 from metarl.rl.learner import PPOLearner
 from metarl.rl.maml import RLMamlObjective
 
@@ -230,3 +231,24 @@ def test_maml_learns_navigation_in_a_few_outer_steps():
     first = sum(r.train_return_last for r in records[:2]) / 2
     last = sum(r.train_return_last for r in records[-2:]) / 2
     assert last > first + 10, (first, last)
+
+
+@pytest.mark.parametrize(("sections", "message"), [
+    ({"maml": {"max_kl": -1.0}}, "maml.max_kl=-1.0 must be > 0"),
+    ({"maml": {"optimizer": "sgd"}}, "maml.optimizer='sgd' must be one of trpo, adam"),
+    ({"maml": {"line_search_backtrack": 1.0}}, "maml.line_search_backtrack=1.0 must be in (0, 1)"),
+    ({"maml": {"init_log_std": float("nan")}}, "maml.init_log_std = nan must be a finite number"),
+    ({"vpg": {"gae_lambda": 2.0}}, "vpg.gae_lambda=2.0 must be in [0, 1]"),
+    ({"meta": {"task_chunk": 5}}, "meta.task_chunk=5 with maml in eval.methods"),
+    ({"ppo": {"inner": "sb3"}}, "eval.methods has maml, which needs ppo.inner = \"batched\""),
+])
+def test_bad_maml_settings_fail_with_one_line_naming_the_key(sections, message):
+    data = {"eval": {"methods": ["reptile", "maml"]}, **sections}
+    with pytest.raises(ValueError) as err:
+        config_from_dict(data)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_maml_is_an_rl_method():
+    with pytest.raises(ValueError, match=r"eval\.methods="):
+        config_from_dict({"env": {"family": "Sine"}, "eval": {"methods": ["reptile", "maml"]}})

@@ -117,8 +117,10 @@ class RLEvaluator(Evaluator):
         settings = self.settings
         which = "held-out" if settings.split == "test" else "validation"
         family = self.ppo.family.name
+        own = ("; maml-vpg: MAML's initialisation after k of its own VPG steps"
+               if "maml" in settings.methods else "")
         title = (f"{family}: mean return after k inner PPO updates on {settings.test_tasks} "
                  f"{which} tasks ({settings.episodes} episodes per update, seeds "
-                 f"{list(settings.seeds)}; ± 95% CI over tasks)")
+                 f"{list(settings.seeds)}; ± 95% CI over tasks{own})")
         threshold = getattr(FAMILIES.get(family), "reward_threshold", None)
         return SummaryStyle(title, tuple(range(settings.updates + 1)), 2, threshold)
