@@ -182,6 +182,8 @@ class AdaptResult(NamedTuple):
         was collected by the policy after ``k`` updates (``R = iterations``, plus one with
         ``evaluate_final``). NaN where a task completed no episode.
     :param episodes: episodes completed in each rollout, ``[R, T]``.
+    :param first_returns: mean return of each environment's first episode in each rollout,
+        ``[R, T]`` (:attr:`~metarl.agents.rollout.Rollout.mean_first_return`).
     :param env_steps: env steps per task collected by each rollout (``num_envs * num_steps``).
     :param stats: per-iteration update statistics, ``{name: [iterations, T]}`` for the names in
         ``STAT_NAMES`` (means over the minibatch steps a task took; ``updates`` counts them).
@@ -192,6 +194,7 @@ class AdaptResult(NamedTuple):
     episodes: torch.Tensor
     env_steps: int
     stats: dict[str, torch.Tensor]
+    first_returns: torch.Tensor
 
 
 class PPO:
@@ -246,7 +249,7 @@ class PPO:
         obs = env.reset()
         optimizer = BatchedAdam(params, cfg.learning_rate, eps=cfg.adam_eps,
                                 lr_scale=self.lr_scale())
-        returns, episodes = [], []
+        returns, episodes, first_returns = [], [], []
         stats: dict[str, list[torch.Tensor]] = {name: [] for name in STAT_NAMES}
         for k in range(iterations + int(evaluate_final)):
             if k > 0 and cfg.reset_every_iteration:
@@ -254,6 +257,7 @@ class PPO:
             rollout, obs = collect(self.policy, params, env, obs, cfg.num_steps, generator)
             returns.append(rollout.mean_return)
             episodes.append(rollout.episodes)
+            first_returns.append(rollout.mean_first_return)
             if k == iterations:
                 break
             frac = anneal_fraction(k, schedule_iterations or iterations)
@@ -269,6 +273,7 @@ class PPO:
             episodes=torch.stack(episodes) if episodes else empty.long(),
             env_steps=cfg.num_envs * cfg.num_steps,
             stats={n: torch.stack(v) if v else empty for n, v in stats.items()},
+            first_returns=torch.stack(first_returns) if first_returns else empty,
         )
 
     def lr_scale(self) -> dict[str, float]:

@@ -24,6 +24,9 @@ class Rollout(NamedTuple):
     :param final_obs: observation each step reached, before any reset, ``[H, T, E, obs_dim]``.
     :param return_sum: sum of the returns of the episodes completed in the rollout, ``[T]``.
     :param episodes: number of episodes completed in the rollout, ``[T]``.
+    :param first_return_sum: sum over environments of the return of each one's first completed
+        episode, ``[T]`` (an environment whose episode ends early and starts another counts once).
+    :param first_episodes: environments that completed an episode, ``[T]``.
     """
 
     obs: torch.Tensor
@@ -35,11 +38,20 @@ class Rollout(NamedTuple):
     final_obs: torch.Tensor
     return_sum: torch.Tensor
     episodes: torch.Tensor
+    first_return_sum: torch.Tensor
+    first_episodes: torch.Tensor
 
     @property
     def mean_return(self) -> torch.Tensor:
         """Mean return of the completed episodes per task (NaN for a task with none), ``[T]``."""
         return self.return_sum / self.episodes.to(self.return_sum.dtype)
+
+    @property
+    def mean_first_return(self) -> torch.Tensor:
+        """Mean return of each environment's first episode per task (NaN for a task with none
+        completed), ``[T]``: one episode per environment, as a sampler of fixed episodes
+        counts."""
+        return self.first_return_sum / self.first_episodes.to(self.first_return_sum.dtype)
 
 
 @torch.no_grad()
@@ -57,12 +69,20 @@ def collect(policy: ActorCritic, params: Params, env: AutoResetEnv, obs: torch.T
     steps: list[tuple[torch.Tensor, ...]] = []
     return_sum = torch.zeros(obs.shape[0], device=obs.device, dtype=obs.dtype)
     episodes = torch.zeros(obs.shape[0], device=obs.device, dtype=torch.int64)
+    first_sum, first = torch.zeros_like(return_sum), torch.zeros_like(episodes)
+    seen = torch.zeros(obs.shape[:2], device=obs.device, dtype=torch.bool)  # [T, E]
     for _ in range(num_steps):
         action, log_prob = policy.sample(params, obs, generator)
         tr = env.step(action)
         steps.append((obs, action, log_prob, tr.reward, tr.terminated, tr.truncated, tr.final_obs))
+        ended = tr.terminated | tr.truncated
         return_sum += tr.episode_return.sum(dim=1)
-        episodes += (tr.terminated | tr.truncated).sum(dim=1)
+        episodes += ended.sum(dim=1)
+        new = ended & ~seen
+        first_sum += (tr.episode_return * new).sum(dim=1)
+        first += new.sum(dim=1)
+        seen |= ended
         obs = tr.obs
     stacked = [torch.stack(column) for column in zip(*steps, strict=True)]
-    return Rollout(*stacked, return_sum=return_sum, episodes=episodes), obs
+    return Rollout(*stacked, return_sum=return_sum, episodes=episodes,
+                   first_return_sum=first_sum, first_episodes=first), obs

@@ -98,11 +98,14 @@ class VPGResult(NamedTuple):
     :param returns: mean return of the episodes completed in each rollout, ``[R, T]``; row ``k``
         was collected by the policy after ``k`` updates.
     :param env_steps: env steps per task of each rollout.
+    :param first_returns: mean return of each environment's first episode in each rollout,
+        ``[R, T]``.
     """
 
     params: Params
     returns: torch.Tensor
     env_steps: int
+    first_returns: torch.Tensor
 
 
 def episode_steps(terminated: torch.Tensor, truncated: torch.Tensor) -> torch.Tensor:
@@ -239,10 +242,11 @@ class VPG:
         params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype)
                   for k, v in stack(theta, tasks.num_tasks).items()}
         env = self.env(tasks, generator)
-        returns = []
+        returns, first_returns = [], []
         for k in range(iterations + int(evaluate_final)):
             rollout = self.rollout(params, env, generator)
             returns.append(rollout.mean_return)
+            first_returns.append(rollout.mean_first_return)
             if k == iterations:
                 break
             with torch.no_grad():
@@ -251,4 +255,5 @@ class VPG:
         empty = torch.empty(0, tasks.num_tasks, device=tasks.device)
         return VPGResult({k: v.detach() for k, v in params.items()},
                          torch.stack(returns) if returns else empty,
-                         self.config.num_envs * self.config.num_steps)
+                         self.config.num_envs * self.config.num_steps,
+                         torch.stack(first_returns) if first_returns else empty)

@@ -95,11 +95,13 @@ class SB3Learner:
             returns.append(r)
             stats.append(s)
         stacked = {k: v.to(tasks.device) for k, v in stack_list(params).items()}
+        mean_returns = torch.tensor(returns).T
         result = AdaptResult(
-            stacked, torch.tensor(returns).T,
+            stacked, mean_returns,
             torch.full((steps, tasks.num_tasks), float(self.ppo.config.num_envs)),
             self.ppo.config.num_envs * self.ppo.config.num_steps,
             {name: torch.tensor([[s[name] for s in stats]]) for name in stats[0]},
+            torch.full_like(mean_returns, math.nan),  # first episodes: not told apart by SB3
         )
         return Adaptation(stacked, tasks.num_tasks * steps * result.env_steps, result)
 
