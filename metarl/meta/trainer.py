@@ -332,7 +332,7 @@ class MetaTrainer:
         bad_step = ~torch.isfinite(flatten(direction)).all().expand_as(bad)
         return _Share(direction, bad.shape[0], objective.summary(step.kl), objective.samples,
                       {"post-adaptation objective": bad, "meta-gradient": bad_step},
-                      step.fraction)
+                      step.fraction if self.maml.optimizer == "trpo" else None)
 
     def _adapt_in_chunks(self, tasks: Any, start: int, stop: int) -> _Share:
         """Adapt tasks ``start:stop`` of the meta-batch, ``meta.task_chunk`` at a time, each
