@@ -55,7 +55,7 @@ def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: st
 
     :param source: a run directory, a checkpoint file or a theta ``{name: tensor}``.
     :param env: a Gymnasium env, a vectorized SB3 env or an env id, as ``PPO`` accepts.
-    :param method: which trained method of a run directory (``reptile``, ``fomaml``,
+    :param method: which trained method of a run directory (``reptile``, ``fomaml``, ``maml``,
         ``pretrain``).
     :param activation: the hidden activation of a bare theta (run directories and checkpoints
         carry their own).
