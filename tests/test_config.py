@@ -44,7 +44,7 @@ def test_defaults_types_and_overrides(tmp_path):
     ("[meta]\ntask_chunk = -2\n", "meta.task_chunk=-2 must be a non-negative integer"),
     ("[meta]\ngroups = ['torso']\n", "meta.groups=['torso'] must be a non-empty list of"),
     ("[env]\nfamily = 'Mars'\n", "env.family='Mars' must be one of Navigation2D, CartPoleMass"),
-    ("[eval]\nmethods = ['reptile', 'maml']\n", "eval.methods=['reptile', 'maml'] must be"),
+    ("[eval]\nmethods = ['reptile', 'protonet']\n", "eval.methods=['reptile', 'protonet'] must be"),
     ("[policy]\nactivation = 'gelu'\n", "policy.activation='gelu' must be one of tanh, relu"),
     ("[fomaml]\nlearning_rate = 0\n", "fomaml.learning_rate=0.0 must be > 0"),
     ("[env]\nranges = { goal = [0.5] }\n", "env.ranges.goal = [0.5] must be a list of 2 values"),
