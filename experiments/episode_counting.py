@@ -5,12 +5,13 @@ finishes inside its rollout (``E`` environments x ``H`` steps with auto-reset), 
 that reaches its goal early contributes several short episodes, as rllab's batch sampler (MAML's)
 collects paths until its step budget is spent. A sampler of a fixed number of episodes (one per
 environment, as pytorch-maml-rl's) counts only the first. This script redoes the evaluation of
-finished runs (the same tasks, seeds, checkpoints and generators, so the every-episode score
-reproduces ``eval/curves.csv``, which it checks) and reports both counts side by side, pooled over
-the runs as the per-seed tables are: each task's mean over runs and seeds, +- a 95% CI over tasks.
+finished runs (the same settings, tasks, seeds, checkpoints and generators, so the every-episode
+score reproduces ``eval/curves.csv``, which it checks) and reports both counts side by side, pooled
+over the runs as the per-seed tables are: each task's mean over runs and seeds, +- a 95% CI over
+tasks.
 
 Usage: ``python experiments/episode_counting.py RUN [RUN ...] [--seeds S ...] [--out FILE.csv]``
-(``--seeds``: evaluation seeds, default each run's own ``eval.seeds``).
+(``--seeds``: evaluation seeds, default those of each run's evaluation, ``eval/eval.toml``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 
 from metarl.config import TRAINED
 from metarl.problems import problem_of
-from metarl.report.files import read_csv, write_csv
+from metarl.report.files import read_csv, read_settings, write_csv
 from metarl.report.summary import ci_cells, summarize
 from metarl.runs.run_dir import RunDir
 from metarl.runs.selection import checkpoint_theta, checkpoints, score
@@ -47,7 +48,7 @@ def chosen_iterations(run: RunDir, method: str) -> int:
 def evaluate(run: RunDir, seeds: list[int] | None) -> list[Row]:
     """Both counts for every method and evaluation seed of one run."""
     config = run.load_config()
-    settings = config.eval
+    settings = read_settings(run.eval, type(config.eval))  # what the run's evaluation used
     evaluator = problem_of(config).evaluator(config, settings)
     tasks = evaluator.learner.sample_tasks(settings.test_tasks, split=settings.split)
     recorded = {(r["method"], int(r["seed"]), int(r["task"]), int(r["k"])): float(r["return"])

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 LABELS = {
     "reptile": "Reptile",
     "fomaml": "first-order MAML",
-    "maml": "MAML",
+    "maml": "MAML, adapted by PPO",
     "maml-vpg": "MAML, its own VPG steps",
     "pretrain": "multi-task pretraining",
     "scratch": "scratch (random init)",
