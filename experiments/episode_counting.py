@@ -27,22 +27,9 @@ from metarl.problems import problem_of
 from metarl.report.files import read_csv, read_settings, write_csv
 from metarl.report.summary import ci_cells, summarize
 from metarl.runs.run_dir import RunDir
-from metarl.runs.selection import checkpoint_theta, checkpoints, score
+from metarl.runs.selection import checkpoint_theta, checkpoints, evaluated_iteration
 
 Row = dict[str, float | str | int]
-
-
-def chosen_iterations(run: RunDir, method: str) -> int:
-    """The meta-iteration the run's evaluation chose: best on the validation tasks when it wrote
-    ``eval/selection.csv``, else the last checkpoint."""
-    path = run.eval / "selection.csv"
-    rows = [r for r in read_csv(path) if r["method"] == method] if path.exists() else []
-    if not rows:
-        return max(checkpoints(run, method))
-    scores: dict[int, list[float]] = {}
-    for r in rows:
-        scores.setdefault(int(r["iteration"]), []).append(float(r["return"]))
-    return max(scores, key=lambda it: (score(scores[it]), -it))
 
 
 def evaluate(run: RunDir, seeds: list[int] | None) -> list[Row]:
@@ -57,7 +44,7 @@ def evaluate(run: RunDir, seeds: list[int] | None) -> list[Row]:
     for seed in seeds or list(settings.seeds):
         for method in settings.methods:
             if method in TRAINED:
-                it = chosen_iterations(run, method)
+                it = evaluated_iteration(run, method)
                 theta = checkpoint_theta(checkpoints(run, method)[it])
             elif method == "scratch":
                 theta = evaluator.initial_theta(seed, torch.device("cpu"))

@@ -12,12 +12,18 @@ from metarl.cli import main
 from metarl.config import dump_config
 from metarl.envs import Navigation2D
 from metarl.problems import config_from_dict
+from metarl.report.files import write_csv
 from metarl.rl.config import EvalConfig
 from metarl.rl.episode_returns import first_episode_returns
 from metarl.rl.learner import adaptation_returns
 from metarl.runs.checkpoint import checkpoint_path, save_checkpoint
 from metarl.runs.run_dir import RunDir
-from metarl.runs.selection import score, select_checkpoint
+from metarl.runs.selection import (
+    SELECTION_COLUMNS,
+    evaluated_iteration,
+    score,
+    select_checkpoint,
+)
 
 
 def _run_with_checkpoints(tmp_path, values: dict[int, float]) -> RunDir:
@@ -56,6 +62,16 @@ def test_best_val_ties_go_to_the_earlier_checkpoint_and_nan_never_wins(tmp_path)
     assert select_checkpoint(run, "reptile", "best_val", _curves(table)).iteration == 10
     assert score([0.0, math.nan]) == -math.inf
     assert score([-7.0]) == -7.0  # K = 0: the return before adapting
+
+
+def test_the_evaluated_iteration_is_read_back_from_selection_csv(tmp_path):
+    run = _run_with_checkpoints(tmp_path, {10: 1.0, 20: 2.0, 30: 3.0})
+    assert evaluated_iteration(run, "reptile") == 30  # no selection.csv: the last
+    table = {1.0: [50.0, -9.0, -9.0], 2.0: [-40.0, -6.0, -2.0], 3.0: [-40.0, -8.0, -1.0]}
+    chosen = select_checkpoint(run, "reptile", "best_val", _curves(table))
+    run.eval.mkdir(parents=True)
+    write_csv(run.eval / "selection.csv", SELECTION_COLUMNS, chosen.rows())
+    assert evaluated_iteration(run, "reptile") == chosen.iteration == 20
 
 
 def test_last_rule_and_missing_checkpoints(tmp_path):

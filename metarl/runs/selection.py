@@ -25,6 +25,7 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.config import CHECKPOINT_RULES
+from metarl.report.files import read_csv
 from metarl.runs.checkpoint import check_theta, checkpoints_by_iteration, load_checkpoint
 from metarl.runs.run_dir import RunDir
 
@@ -129,6 +130,20 @@ def select_checkpoint(run: RunDir, method: str, rule: str,
             best, best_theta = iteration, theta
     assert best_theta is not None
     return Selection(method, best, best_theta, scores, own_rule)
+
+
+def evaluated_iteration(run: RunDir, method: str) -> int:
+    """The meta-iteration of ``method`` that the run's last evaluation chose: the best on the
+    validation tasks when it wrote ``eval/selection.csv`` (ties to the earlier), else the last
+    checkpoint."""
+    path = run.eval / "selection.csv"
+    rows = [r for r in read_csv(path) if r["method"] == method] if path.exists() else []
+    if not rows:
+        return max(checkpoints(run, method))
+    scores: dict[int, list[float]] = {}
+    for r in rows:
+        scores.setdefault(int(r["iteration"]), []).append(float(r["return"]))
+    return max(scores, key=lambda it: (score(scores[it]), -it))
 
 
 def final_theta(run: RunDir, method: str) -> Params:
