@@ -25,7 +25,7 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
-from metarl.agents.rollout import Rollout, collect
+from metarl.agents.rollout import Rollout, by_step, by_task, collect
 from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
 from metarl.envs.task_shard import AnyGenerator, shared
 
@@ -287,14 +287,12 @@ class PPO:
     def make_batch(self, params: Params, rollout: Rollout) -> Batch:
         """Values, GAE advantages and returns of a rollout, flattened to ``[T, H * E, ...]``."""
         cfg = self.config
-        horizon, num_tasks, num_envs = rollout.rewards.shape
+        horizon, _, num_envs = rollout.rewards.shape
 
-        def flat(x: torch.Tensor) -> torch.Tensor:  # [H, T, E, ...] -> [T, H * E, ...]
-            return x.transpose(0, 1).reshape(num_tasks, horizon * num_envs, *x.shape[3:])
+        def unflat(x: torch.Tensor) -> torch.Tensor:
+            return by_step(x, horizon, num_envs)
 
-        def unflat(x: torch.Tensor) -> torch.Tensor:  # [T, H * E] -> [H, T, E]
-            return x.reshape(num_tasks, horizon, num_envs).transpose(0, 1)
-
+        flat = by_task
         b_obs = flat(rollout.obs)
         values = unflat(self.policy.value(params, b_obs))
         next_values = unflat(self.policy.value(params, flat(rollout.final_obs)))

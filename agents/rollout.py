@@ -54,6 +54,17 @@ class Rollout(NamedTuple):
         return self.first_return_sum / self.first_episodes.to(self.first_return_sum.dtype)
 
 
+def by_task(x: torch.Tensor) -> torch.Tensor:
+    """A rollout tensor ``[H, T, E, ...]`` as training samples ``[T, H * E, ...]``."""
+    horizon, num_tasks, num_envs = x.shape[:3]
+    return x.transpose(0, 1).reshape(num_tasks, horizon * num_envs, *x.shape[3:])
+
+
+def by_step(x: torch.Tensor, horizon: int, num_envs: int) -> torch.Tensor:
+    """Per-sample values ``[T, H * E]`` back in rollout order ``[H, T, E]``."""
+    return x.reshape(x.shape[0], horizon, num_envs).transpose(0, 1)
+
+
 @torch.no_grad()
 def collect(policy: ActorCritic, params: Params, env: AutoResetEnv, obs: torch.Tensor,
             num_steps: int, generator: AnyGenerator) -> tuple[Rollout, torch.Tensor]:

@@ -36,7 +36,7 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
-from metarl.agents.rollout import Rollout, collect
+from metarl.agents.rollout import Rollout, by_step, by_task, collect
 from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
 from metarl.envs.task_shard import AnyGenerator
 
@@ -147,14 +147,12 @@ def make_vpg_batch(rollout: Rollout, gamma: float, gae_lambda: float) -> VPGBatc
     """A rollout's observations, actions and normalised advantages over a linear feature
     baseline fitted to it, per task, flattened to ``[T, H * E, ...]`` (see the module
     docstring)."""
-    horizon, num_tasks, num_envs = rollout.rewards.shape
+    horizon, _, num_envs = rollout.rewards.shape
 
-    def flat(x: torch.Tensor) -> torch.Tensor:  # [H, T, E, ...] -> [T, H * E, ...]
-        return x.transpose(0, 1).reshape(num_tasks, horizon * num_envs, *x.shape[3:])
+    def unflat(x: torch.Tensor) -> torch.Tensor:
+        return by_step(x, horizon, num_envs)
 
-    def unflat(x: torch.Tensor) -> torch.Tensor:  # [T, H * E] -> [H, T, E]
-        return x.reshape(num_tasks, horizon, num_envs).transpose(0, 1)
-
+    flat = by_task
     done = rollout.terminated | rollout.truncated
     never = torch.zeros_like(done)
     zeros = torch.zeros_like(rollout.rewards)
