@@ -53,6 +53,9 @@ class VPGConfig:
     :param num_steps: steps per environment per update (an episode's length).
     :param gamma: discount factor.
     :param gae_lambda: GAE's lambda (MAML's tau).
+    :param step_sizes: the step size of each step of an adaptation, in order, the last one
+        repeated (empty: ``learning_rate`` for every step). MAML's point-robot test took 0.5, then
+        0.25 (cbfinn/maml_rl ``test_maml_point.py``).
     """
 
     learning_rate: float = 0.1
@@ -60,6 +63,7 @@ class VPGConfig:
     num_steps: int = 100
     gamma: float = 0.99
     gae_lambda: float = 1.0
+    step_sizes: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("num_envs", "num_steps"):
@@ -72,6 +76,15 @@ class VPGConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"vpg.{name}={value!r} must be in [0, 1]")
+        if not all(size > 0 for size in self.step_sizes):
+            raise ValueError(f"vpg.step_sizes={list(self.step_sizes)!r} must hold positive "
+                             "numbers")
+
+    def step_size(self, step: int) -> float:
+        """The step size of step ``step`` (0-based) of an adaptation."""
+        if self.step_sizes:
+            return self.step_sizes[min(step, len(self.step_sizes) - 1)]
+        return self.learning_rate
 
     def replace(self, **changes: Any) -> VPGConfig:
         """A copy with some settings changed (validated)."""
@@ -249,7 +262,7 @@ class VPG:
                 break
             with torch.no_grad():
                 params = vpg_step(self.policy, params, self.batch(rollout),
-                                  self.config.learning_rate)
+                                  self.config.step_size(k))
         empty = torch.empty(0, tasks.num_tasks, device=tasks.device)
         return VPGResult({k: v.detach() for k, v in params.items()},
                          torch.stack(returns) if returns else empty,

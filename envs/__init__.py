@@ -30,7 +30,7 @@ def make_family(name: str, **kwargs: Any) -> EnvFamily[Any]:
     """Build the family registered as ``name`` (e.g. ``"Navigation2D"``).
 
     :param name: family name, see :data:`FAMILIES`.
-    :param kwargs: ``max_episode_steps``, ``split_seed``, ``ranges``.
+    :param kwargs: ``max_episode_steps``, ``split_seed``, ``ranges``, ``normalize_actions``.
     """
     if name not in FAMILIES:
         raise ValueError(

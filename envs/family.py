@@ -104,6 +104,11 @@ class EnvFamily(ABC, Generic[P]):
         (the Gymnasium single-env adapter leaves the limit to ``TimeLimit``).
     :param split_seed: seed of the fixed validation and test task splits.
     :param ranges: overrides of the sampling ranges, ``{field: (low, high)}``.
+    :param normalize_actions: take actions in ``[-1, 1]`` per component (a Box family only) and
+        map them affinely to the action space's bounds, ``low + (a + 1) (high - low) / 2``, then
+        clip to the bounds: rllab's ``normalize`` wrapper, under which MAML's released code ran its
+        environments. The family's ``action_space`` is then ``Box(-1, 1)``; the dynamics see the
+        mapped actions.
     """
 
     name: ClassVar[str]
@@ -123,6 +128,7 @@ class EnvFamily(ABC, Generic[P]):
         max_episode_steps: int | None = -1,
         split_seed: int = 0,
         ranges: dict[str, tuple[float, float]] | None = None,
+        normalize_actions: bool = False,
     ) -> None:
         if max_episode_steps == -1:
             max_episode_steps = self.default_max_episode_steps
@@ -134,6 +140,20 @@ class EnvFamily(ABC, Generic[P]):
             )
         self.max_episode_steps = max_episode_steps
         self.tasks = TaskSampler(self.params_type, split_seed=split_seed, ranges=ranges)
+        self.normalize_actions = normalize_actions
+        self._action_map: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None
+        self._action_map = None
+        if normalize_actions:
+            space = type(self).action_space
+            if not isinstance(space, gym.spaces.Box):
+                raise ValueError(f"{self.name}: normalize_actions=True needs a Box action space; "
+                                 f"this family's is {space}")
+            low, high = (torch.as_tensor(b, dtype=torch.float64) for b in (space.low, space.high))
+            if not (torch.isfinite(low).all() and torch.isfinite(high).all()):
+                raise ValueError(f"{self.name}: normalize_actions=True needs finite action "
+                                 f"bounds; this family's are {space}")
+            self._action_map = (low, high, (low + high) / 2, (high - low) / 2)
+            self.action_space = gym.spaces.Box(-1.0, 1.0, space.shape, np.float32)
 
     # ------------------------------------------------------------------ dynamics (per family)
     @abstractmethod
@@ -172,13 +192,22 @@ class EnvFamily(ABC, Generic[P]):
         :param action: ``[T, E, *action_shape]`` (float for Box, integer for Discrete).
         :param params: ``T`` tasks; each broadcasts over its ``E`` environments.
         """
-        x, reward, terminated = self.dynamics(state.x, action, params)
+        x, reward, terminated = self.dynamics(state.x, self.env_action(action), params)
         t = state.t + 1
         if self.max_episode_steps is None:
             truncated = torch.zeros_like(terminated)
         else:
             truncated = t >= self.max_episode_steps
         return StepResult(EnvState(x, t), self.observe(x, params), reward, terminated, truncated)
+
+    def env_action(self, action: torch.Tensor) -> torch.Tensor:
+        """The action the dynamics take: ``action`` itself, or with ``normalize_actions`` its
+        map from ``[-1, 1]`` to the action space's bounds, clipped to them."""
+        if self._action_map is None:
+            return action
+        low, high, mid, half = (b.to(device=action.device, dtype=action.dtype)
+                                for b in self._action_map)
+        return torch.minimum(torch.maximum(mid + action * half, low), high)
 
     # ------------------------------------------------------------------ tasks
     def make_params(
@@ -200,5 +229,6 @@ class EnvFamily(ABC, Generic[P]):
         return int(self.observation_space.shape[0])
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(max_episode_steps={self.max_episode_steps})"
+        extra = ", normalize_actions=True" if self.normalize_actions else ""
+        return f"{type(self).__name__}(max_episode_steps={self.max_episode_steps}{extra})"
 

@@ -27,15 +27,18 @@ class TaskEnv(gym.Env[np.ndarray, Any]):
     """One environment of a family, for one task set by keyword arguments.
 
     :param render_mode: ``None`` or ``"rgb_array"``.
+    :param normalize_actions: actions in ``[-1, 1]``, mapped to the family's bounds
+        (:class:`~metarl.envs.family.EnvFamily`).
     :param task: task parameters by field name; unspecified ones take the family defaults.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
     family_type: ClassVar[type[EnvFamily[Any]]]
 
-    def __init__(self, render_mode: str | None = None, **task: Any) -> None:
+    def __init__(self, render_mode: str | None = None, normalize_actions: bool = False,
+                 **task: Any) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self.family = self.family_type(max_episode_steps=None)
+        self.family = self.family_type(max_episode_steps=None, normalize_actions=normalize_actions)
         self.observation_space = self.family.observation_space
         self.action_space = self.family.action_space
         self.render_mode = render_mode
@@ -97,13 +100,14 @@ class Navigation2DEnv(TaskEnv):
 
     :param goal: goal position ``(x, y)``.
     :param render_mode: ``None`` or ``"rgb_array"``.
+    :param normalize_actions: actions in ``[-1, 1]``, scaled to the speed limit 0.1.
     """
 
     family_type = Navigation2D
 
-    def __init__(self, goal: Sequence[float] = (0.3, -0.2), render_mode: str | None = None
-                 ) -> None:
-        super().__init__(render_mode=render_mode, goal=goal)
+    def __init__(self, goal: Sequence[float] = (0.3, -0.2), render_mode: str | None = None,
+                 normalize_actions: bool = False) -> None:
+        super().__init__(render_mode=render_mode, normalize_actions=normalize_actions, goal=goal)
 
 
 class CartPoleMassEnv(TaskEnv):

@@ -86,4 +86,6 @@ def make_task_env(family: Any, task: dict[str, Any]) -> gym.Env[Any, Any]:
     its registered id (``gym.make(family.gym_id, **task)``)."""
     if isinstance(family, GymTaskFamily):
         return family.make_env(task)
+    if family.normalize_actions:
+        task = {**task, "normalize_actions": True}
     return gym.make(family.gym_id, max_episode_steps=family.max_episode_steps, **task)

@@ -47,6 +47,8 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     :param device: torch device that runs the dynamics; arrays in and out are numpy.
     :param render_mode: ``None`` or ``"rgb_array"`` (renders the first sub-environment).
     :param autoreset_mode: ``AutoresetMode.SAME_STEP`` or ``NEXT_STEP`` (or their names).
+    :param normalize_actions: actions in ``[-1, 1]``, mapped to the family's bounds
+        (:class:`~metarl.envs.family.EnvFamily`).
     :param task: task parameters: a single value for all or ``num_envs`` values.
     """
 
@@ -64,6 +66,7 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         device: str | torch.device = "cpu",
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+        normalize_actions: bool = False,
         **task: Any,
     ) -> None:
         if not isinstance(num_envs, int) or num_envs <= 0:
@@ -78,7 +81,8 @@ class TaskVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._pending = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: ended, restart next step
         check_render_mode(render_mode, self.metadata["render_modes"])
         self.family = self.family_type(
-            max_episode_steps=-1 if max_episode_steps is None else max_episode_steps
+            max_episode_steps=-1 if max_episode_steps is None else max_episode_steps,
+            normalize_actions=normalize_actions,
         )
         self.num_envs = num_envs
         self.device = torch.device(device)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from metarl.config import ConfigError, config_differences, dump_config
-from metarl.problems import load_config
+from metarl.problems import config_from_dict, load_config
+from metarl.rl.components import build_components
 from metarl.rl.config import ExperimentConfig
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
@@ -117,3 +118,13 @@ def test_eval_ppo_changes_the_evaluation_inner_learner_only(tmp_path):
     assert again == config and again.eval.inner(again.ppo) == inner
     assert _load(tmp_path, "", ["eval.ppo.learning_rate=1e-2"]).eval.ppo == {
         "learning_rate": 1e-2}
+
+
+def test_normalize_actions_needs_a_box_family_and_reaches_the_family():
+    config = config_from_dict({"env": {"family": "Navigation2D", "normalize_actions": True}})
+    family = build_components(config).family
+    assert family.normalize_actions and family.action_space.high.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError) as err:
+        config_from_dict({"env": {"family": "CartPoleMass", "normalize_actions": True}})
+    assert "env.normalize_actions=true needs a Box action space" in str(err.value)
+    assert "\n" not in str(err.value)

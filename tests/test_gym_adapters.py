@@ -236,3 +236,19 @@ def test_gymnasium_vector_wrappers_run_on_our_ids(env_id):
     assert len(stats.return_queue) >= 4 and all(length > 0 for length in stats.length_queue)
     first, _ = env.reset(seed=[7, 8, 7, 9])
     np.testing.assert_array_equal(first[0], first[2])
+
+
+def test_normalized_navigation_through_gym_make_and_make_vec():
+    env = gym.make("metarl/Navigation2D-v0", normalize_actions=True, render_mode="rgb_array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+    env.reset(seed=0)
+    obs, *_ = env.step(np.array([0.5, -1.0], dtype=np.float32))
+    np.testing.assert_allclose(obs, [0.05, -0.1], rtol=1e-6)
+    vec = gym.make_vec("metarl/Navigation2D-v0", 2, vectorization_mode="vector_entry_point",
+                       normalize_actions=True)
+    assert vec.single_action_space.high.tolist() == [1.0, 1.0]
+    vec.reset(seed=0)
+    obs, *_ = vec.step(np.full((2, 2), 0.5, dtype=np.float32))
+    np.testing.assert_allclose(obs, np.full((2, 2), 0.05), rtol=1e-6)

@@ -252,3 +252,57 @@ def test_bad_maml_settings_fail_with_one_line_naming_the_key(sections, message):
 def test_maml_is_an_rl_method():
     with pytest.raises(ValueError, match=r"eval\.methods="):
         config_from_dict({"env": {"family": "Sine"}, "eval": {"methods": ["reptile", "maml"]}})
+
+
+def test_vpg_step_sizes_apply_in_order_the_last_repeated():
+    """MAML's point-robot test schedule (0.5, then 0.25): each step of ``adapt`` takes its own
+    size, in order, and the training objective replays the same sizes."""
+    family = make_family("Navigation2D", max_episode_steps=20)
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(6,))
+    config = VPGConfig(learning_rate=0.1, num_envs=3, num_steps=20, step_sizes=(0.5, 0.25))
+    assert [config.step_size(k) for k in range(4)] == [0.5, 0.25, 0.25, 0.25]
+    assert VPGConfig(learning_rate=0.1).step_size(3) == 0.1
+    theta = policy.init(torch.Generator().manual_seed(0))
+    tasks = family.tasks.sample(2, torch.Generator().manual_seed(1))
+    vpg = VPG(family, policy, config)
+    adapted = vpg.adapt(theta, tasks, 3, torch.Generator().manual_seed(2)).params
+    # the same rollouts, stepped by hand with the schedule
+    params = {k: v.unsqueeze(0).repeat(2, *[1] * v.dim()) for k, v in theta.items()}
+    gen = torch.Generator().manual_seed(2)
+    env = vpg.env(tasks, gen)
+    for size in (0.5, 0.25, 0.25):
+        params = vpg_step(policy, params, vpg.batch(vpg.rollout(params, env, gen)), size)
+    for k in adapted:
+        torch.testing.assert_close(adapted[k], params[k])
+    objective = RLMamlObjective(vpg, theta, tasks, 2, torch.Generator().manual_seed(3))
+    replayed = objective.adapted(theta)
+    by_hand = {k: v.unsqueeze(0).repeat(2, *[1] * v.dim()) for k, v in theta.items()}
+    for size, batch in zip((0.5, 0.25), objective.batches, strict=True):
+        by_hand = vpg_step(policy, by_hand, batch, size)
+    for k in replayed:
+        torch.testing.assert_close(replayed[k], by_hand[k])
+
+
+@pytest.mark.parametrize(("sections", "message"), [
+    ({"vpg": {"step_sizes": [0.5, 0.0]}}, "vpg.step_sizes=[0.5, 0.0] must hold positive numbers"),
+    ({"eval": {"vpg": {"num_envs": 5}}}, "eval.vpg.num_envs=5: MAML's own rule takes"),
+    ({"eval": {"vpg": {"step_size": [0.5]}}}, "unknown key eval.vpg.step_size"),
+    ({"eval": {"vpg": {"step_sizes": [-1.0]}}}, "vpg.step_sizes=[-1.0] must hold positive"),
+])
+def test_bad_vpg_step_sizes_fail_with_one_line_naming_the_key(sections, message):
+    data = {"eval": {"methods": ["reptile", "maml"]}}
+    for name, section in sections.items():
+        data[name] = {**data.get(name, {}), **section}
+    with pytest.raises(ValueError) as err:
+        config_from_dict(data)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_eval_vpg_overrides_reach_mamls_own_rule():
+    config = config_from_dict({"eval": {"methods": ["reptile", "maml"], "episodes": 7,
+                                        "vpg": {"step_sizes": [0.5, 0.25]}},
+                               "vpg": {"learning_rate": 0.3}})
+    own = config.eval.own_vpg(config.vpg, 100)
+    assert (own.learning_rate, own.step_sizes, own.num_envs, own.num_steps) == (
+        0.3, (0.5, 0.25), 7, 100)
+    assert config.vpg.step_sizes == ()

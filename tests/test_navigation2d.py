@@ -2,9 +2,10 @@
 
 import math
 
+import pytest
 import torch
 
-from metarl.envs import EnvState, Navigation2D
+from metarl.envs import CartPoleMass, EnvState, Navigation2D
 
 
 def _start(family: Navigation2D, goal, num_envs: int = 1):
@@ -79,3 +80,23 @@ def test_goals_broadcast_over_envs_per_task():
     res = family.step(state, torch.full((2, 4, 2), 0.1), params)
     torch.testing.assert_close(res.reward[0], torch.full((4,), -math.hypot(0.4, 0.1)))
     torch.testing.assert_close(res.reward[1], torch.full((4,), -math.hypot(0.6, 0.1)))
+
+
+def test_normalized_actions_are_rllabs_map_to_the_bounds_then_clipped():
+    """``normalize_actions``: an action in [-1, 1] moves by ``0.1 a`` (rllab's ``normalize``:
+    ``low + (a + 1) (high - low) / 2``, clipped), out-of-range ones are clipped to the bounds."""
+    raw, scaled = Navigation2D(), Navigation2D(normalize_actions=True)
+    assert (scaled.action_space.low == -1).all() and (scaled.action_space.high == 1).all()
+    assert (raw.action_space.high == 0.1).all()
+    params, state, _ = _start(scaled, (0.3, -0.2), num_envs=4)
+    actions = torch.tensor([[[1.0, -1.0], [0.5, -0.25], [3.0, -7.0], [0.0, 0.2]]])
+    res = scaled.step(state, actions, params)
+    ref = raw.step(state, (0.1 * actions).clamp(-0.1, 0.1), params)
+    torch.testing.assert_close(res.obs, ref.obs)
+    torch.testing.assert_close(res.reward, ref.reward)
+    torch.testing.assert_close(res.obs[0, 1], torch.tensor([0.05, -0.025]))
+
+
+def test_normalized_actions_need_a_box_with_finite_bounds():
+    with pytest.raises(ValueError, match="normalize_actions=True needs a Box action space"):
+        CartPoleMass(normalize_actions=True)

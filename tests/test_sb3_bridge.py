@@ -47,15 +47,21 @@ def test_exported_policy_gives_our_distribution_and_value(env_id, activation):
         assert torch.equal(back[k], v), k
 
 
-def test_export_from_a_run_directory_and_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("normalize", [False, True])
+def test_export_from_a_run_directory_and_a_checkpoint(tmp_path, normalize):
     config = config_from_dict({
         "run": {"checkpoint_every": 1}, "policy": {"hidden": [8], "activation": "relu"},
+        "env": {"normalize_actions": normalize},
         "ppo": {"num_envs": 2, "num_steps": 20},
         "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2},
         "eval": {"methods": ["reptile"]},
     })
     run = train_run(config, tmp_path / "run", evaluate=False, quiet=True)
-    env = gym.make("metarl/Navigation2D-v0")
+    env = gym.make("metarl/Navigation2D-v0", normalize_actions=normalize)
+    if normalize:  # the policy acts in [-1, 1]: the env must too
+        for raw in (gym.make("metarl/Navigation2D-v0"), "metarl/Navigation2D-v0"):
+            with pytest.raises(ValueError, match=r"acts in \[-1, 1\] .*normalize_actions=True"):
+                metarl.to_sb3(run.path, raw)
     from_dir = metarl.to_sb3(run.path, env, n_steps=64, batch_size=32, device="cpu")
     from_file = metarl.to_sb3(run.checkpoints("reptile") / "iter_000001.pt", env, n_steps=64,
                               batch_size=32, device="cpu")

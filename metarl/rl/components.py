@@ -30,7 +30,8 @@ def build_components(config: ExperimentConfig) -> Components:
                                env.split_seed, env.task_via)
     else:
         family = make_family(env.family, max_episode_steps=env.max_episode_steps or -1,
-                             split_seed=env.split_seed, ranges=dict(env.ranges) or None)
+                             split_seed=env.split_seed, ranges=dict(env.ranges) or None,
+                             normalize_actions=env.normalize_actions)
     pol = config.policy
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
                                     hidden=tuple(pol.hidden), activation=pol.activation,

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
+
 from metarl.agents.ppo import PPOConfig
 from metarl.agents.vpg import VPGConfig
 from metarl.config import (
@@ -52,6 +54,9 @@ class EnvConfig:
     :param gym_id: the Gymnasium id of a ``gym`` family.
     :param task_via: how a ``gym`` family's task reaches the env: ``make`` (keyword arguments of
         ``gym.make``) or ``set_task`` (a method of the unwrapped env).
+    :param normalize_actions: the policy acts in ``[-1, 1]`` per action component, mapped to the
+        family's bounds and clipped (rllab's ``normalize``, as MAML's released code ran its
+        environments; a Box family only, not ``gym``).
     """
 
     family: str = "Navigation2D"
@@ -60,6 +65,7 @@ class EnvConfig:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     gym_id: str = ""
     task_via: str = "make"
+    normalize_actions: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES and self.family != GYM_FAMILY:
@@ -67,6 +73,14 @@ class EnvConfig:
                              f"{GYM_FAMILY} (with env.gym_id) or Sine")
         if self.family == GYM_FAMILY and not self.gym_id:
             raise ValueError("env.family='gym' needs env.gym_id, a registered Gymnasium id")
+        if self.normalize_actions is not False and (self.normalize_actions is not True
+                                                    or self.family == GYM_FAMILY):
+            raise ValueError(f"env.normalize_actions={self.normalize_actions!r} must be false, "
+                             "or true for a registered family with a Box action space")
+        if self.normalize_actions and not isinstance(FAMILIES[self.family].action_space,
+                                                     gym.spaces.Box):
+            raise ValueError(f"env.normalize_actions=true needs a Box action space; {self.family}"
+                             f"'s is {FAMILIES[self.family].action_space}")
         if not 0 <= self.max_episode_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be from 0 "
                              "(the family's default) to 2**31 - 1 (an episode's step counter is "
@@ -117,6 +131,10 @@ class EvalConfig:
         meta-training uses: ``{setting: value}`` overrides of ``[ppo]`` (a ``[eval.ppo]`` table),
         used for every method's adaptation on the test tasks and for ``best_val``'s scores;
         ``num_envs`` is ``episodes``. Choose them on the validation tasks.
+    :param vpg: MAML's own rule at evaluation where it differs from ``[vpg]``: ``{setting:
+        value}`` overrides (a ``[eval.vpg]`` table, e.g. ``step_sizes = [0.5, 0.25]``) for
+        ``maml-vpg`` on the test tasks and for MAML's ``best_val`` scores; ``num_envs`` is
+        ``episodes`` and ``num_steps`` the evaluation's rollout length.
     """
 
     methods: tuple[str, ...] = METHODS
@@ -128,12 +146,18 @@ class EvalConfig:
     oracle_iterations: int = 100
     checkpoint: str = "last"
     ppo: dict[str, Any] = field(default_factory=dict)
+    vpg: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_methods(self.methods, METHODS + RL_ONLY_METHODS, self.split, self.seeds)
         if "num_envs" in self.ppo:
             raise ValueError(f"eval.ppo.num_envs={self.ppo['num_envs']!r}: the evaluation's "
                              "environments per task are eval.episodes")
+        for name in ("num_envs", "num_steps"):
+            if name in self.vpg:
+                raise ValueError(f"eval.vpg.{name}={self.vpg[name]!r}: MAML's own rule takes "
+                                 "eval.episodes environments per task and the evaluation's "
+                                 "rollout length")
         if self.checkpoint not in CHECKPOINT_RULES:
             raise ValueError(f"eval.checkpoint={self.checkpoint!r} must be one of "
                              f"{', '.join(CHECKPOINT_RULES)}")
@@ -161,6 +185,19 @@ class EvalConfig:
             raise ConfigError(f"{err} (in the evaluation's inner learner: [ppo] with the "
                               f"eval.ppo overrides {self.ppo!r})") from None
 
+    def own_vpg(self, vpg: VPGConfig, num_steps: int) -> VPGConfig:
+        """MAML's own rule at evaluation: ``vpg`` (meta-training's) with the ``vpg`` overrides,
+        ``episodes`` environments per task and rollouts of ``num_steps``; a one-line
+        :class:`ConfigError` names a bad override."""
+        try:
+            own = build_config(VPGConfig, self.vpg, "eval.vpg.", vpg)
+            return own.replace(num_envs=self.episodes, num_steps=num_steps)
+        except ConfigError as err:
+            if "eval.vpg." in str(err):
+                raise
+            raise ConfigError(f"{err} (in MAML's own rule at evaluation: [vpg] with the "
+                              f"eval.vpg overrides {self.vpg!r})") from None
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -182,6 +219,7 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         inner = self.eval.inner(self.ppo)  # a bad eval.ppo override fails when the config is read
+        self.eval.own_vpg(self.vpg, inner.num_steps)  # and a bad eval.vpg one
         if "sb3" in self.eval.methods and inner.bound_coef > 0:
             raise ValueError(f"eval.methods has sb3, whose stable-baselines3 PPO has no bound "
                              f"penalty, but the evaluation's bound_coef is {inner.bound_coef!r}: "

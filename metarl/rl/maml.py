@@ -49,12 +49,12 @@ class RLMamlObjective:
                   for k, v in stack(theta, tasks.num_tasks).items()}
         self.batches: list[VPGBatch] = []
         returns = []
-        for _ in range(steps):
+        for step in range(steps):
             rollout = vpg.rollout(params, env, generator)
             returns.append(rollout.mean_return)
             self.batches.append(vpg.batch(rollout))
             with torch.no_grad():
-                params = vpg_step(policy, params, self.batches[-1], cfg.learning_rate)
+                params = vpg_step(policy, params, self.batches[-1], cfg.step_size(step))
         query = vpg.rollout(params, env, generator)
         self.query = vpg.batch(query)
         with torch.no_grad():
@@ -70,8 +70,8 @@ class RLMamlObjective:
         """The inner steps replayed from ``theta`` on the stored inner data: ``{name: [T, ...]}``
         (differentiable in ``theta``, by autograd or ``torch.func``)."""
         params = stack(theta, self.num_tasks)
-        for batch in self.batches:
-            params = vpg_step(self.vpg.policy, params, batch, self.vpg.config.learning_rate)
+        for step, batch in enumerate(self.batches):
+            params = vpg_step(self.vpg.policy, params, batch, self.vpg.config.step_size(step))
         return params
 
     def query_losses(self, adapted: Params) -> tuple[torch.Tensor, torch.Tensor]:

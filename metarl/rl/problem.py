@@ -124,8 +124,7 @@ class BatchedRL(Problem):
         family, policy, _ = build_components(config)
         check_evaluation(config, family, settings)
         ppo = PPO(family, policy, settings.inner(config.ppo))
-        vpg = VPG(family, policy, config.vpg.replace(num_envs=settings.episodes,
-                                                      num_steps=ppo.config.num_steps))
+        vpg = VPG(family, policy, settings.own_vpg(config.vpg, ppo.config.num_steps))
         return RLEvaluator(INNER_LEARNERS[ppo.config.inner](ppo), settings, config, ppo, vpg)
 
     def eval_settings(self, config: ExperimentConfig, changes: dict[str, Any]) -> EvalConfig:

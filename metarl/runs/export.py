@@ -27,9 +27,16 @@ def load_policy(source: Params | str | Path, method: str = "reptile",
     """The policy and theta of a run directory (``method``'s newest checkpoint), a checkpoint
     file, or a theta (with ``activation``, default ``tanh``; run directories and checkpoints
     carry their own)."""
-    if isinstance(source, dict):
-        theta = {k: v.detach().cpu() for k, v in source.items()}
+    theta, config = _load(source, method)
+    if config is None:
         return sb3.policy_from_theta(theta, activation or "tanh"), theta
+    return sb3.policy_from_theta(theta, activation or config.policy.activation), theta
+
+
+def _load(source: Params | str | Path, method: str) -> tuple[Params, ExperimentConfig | None]:
+    """The theta of ``source`` on the CPU and its run's config (``None`` for a bare theta)."""
+    if isinstance(source, dict):
+        return {k: v.detach().cpu() for k, v in source.items()}, None
     path = Path(source)
     if path.is_dir():
         found = latest_checkpoint(path / "checkpoints" / method)
@@ -45,8 +52,7 @@ def load_policy(source: Params | str | Path, method: str = "reptile",
     config = config_from_dict(state["config"])
     if not isinstance(config, ExperimentConfig):
         raise ValueError(f"{path} is a {config.env.family} regression checkpoint, not a policy")
-    theta = {k: v.cpu() for k, v in state["theta"].items()}
-    return sb3.policy_from_theta(theta, activation or config.policy.activation), theta
+    return {k: v.cpu() for k, v in state["theta"].items()}, config
 
 
 def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: str = "reptile",
@@ -62,5 +68,14 @@ def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: st
     :param ppo_kwargs: passed to ``stable_baselines3.PPO`` (``learning_rate``, ``n_steps``, ...);
         ``policy_kwargs`` may not change the architecture.
     """
-    policy, theta = load_policy(source, method, activation)
+    theta, config = _load(source, method)
+    if config is not None and config.env.normalize_actions:
+        space = getattr(env, "action_space", None)  # an id makes the family's raw actions
+        if not (isinstance(space, gym.spaces.Box)
+                and (space.low == -1).all() and (space.high == 1).all()):
+            raise ValueError(f"the run's policy acts in [-1, 1] (env.normalize_actions = true) "
+                             f"but env's action space is {space}; make the env with "
+                             "normalize_actions=True")
+    policy = sb3.policy_from_theta(theta, activation or (config.policy.activation if config
+                                                         else "tanh"))
     return sb3.to_sb3(theta, env, activation=policy.activation, **ppo_kwargs)
