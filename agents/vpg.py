@@ -54,8 +54,9 @@ class VPGConfig:
     :param gamma: discount factor.
     :param gae_lambda: GAE's lambda (MAML's tau).
     :param step_sizes: the step size of each step of an adaptation, in order, the last one
-        repeated (empty: ``learning_rate`` for every step). MAML's point-robot test took 0.5, then
-        0.25 (cbfinn/maml_rl ``test_maml_point.py``).
+        repeated (empty: ``learning_rate`` for every step; when given, ``learning_rate`` is not
+        used). MAML's point-robot test took 0.5, then 0.25 (cbfinn/maml_rl
+        ``test_maml_point.py``).
     """
 
     learning_rate: float = 0.1

@@ -117,7 +117,7 @@ class EnvFamily(ABC, Generic[P]):
     default_max_episode_steps: ClassVar[int]
     default_split_sizes: ClassVar[dict[str, int]] = {"val": 40, "test": 40}
     observation_space: ClassVar[gym.spaces.Box]
-    action_space: ClassVar[gym.Space[Any]]
+    action_space: gym.Space[Any]  # the class's; an instance with normalize_actions has Box(-1, 1)
     description: ClassVar[str] = ""
     # mean episode return at which a task counts as solved (Gymnasium's ``reward_threshold``);
     # ``None`` where the family has none

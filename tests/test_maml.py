@@ -29,7 +29,7 @@ from metarl.meta.maml import (
     trpo_step,
 )
 from metarl.meta.trainer import MetaConfig, MetaTrainer
-from metarl.problems import config_from_dict
+from metarl.problems import config_from_dict, problem_of
 from metarl.rl.learner import PPOLearner
 from metarl.rl.maml import RLMamlObjective
 
@@ -281,6 +281,9 @@ def test_vpg_step_sizes_apply_in_order_the_last_repeated():
         by_hand = vpg_step(policy, by_hand, batch, size)
     for k in replayed:
         torch.testing.assert_close(replayed[k], by_hand[k])
+    # the query rollout was collected by the policy after the scheduled steps
+    log_prob, _ = policy.log_prob(replayed, objective.query.obs, objective.query.actions)
+    torch.testing.assert_close(objective.old_log_prob, log_prob)
 
 
 @pytest.mark.parametrize(("sections", "message"), [
@@ -302,7 +305,9 @@ def test_eval_vpg_overrides_reach_mamls_own_rule():
     config = config_from_dict({"eval": {"methods": ["reptile", "maml"], "episodes": 7,
                                         "vpg": {"step_sizes": [0.5, 0.25]}},
                                "vpg": {"learning_rate": 0.3}})
-    own = config.eval.own_vpg(config.vpg, 100)
+    own = problem_of(config).evaluator(config, config.eval).vpg.config
     assert (own.learning_rate, own.step_sizes, own.num_envs, own.num_steps) == (
         0.3, (0.5, 0.25), 7, 100)
     assert config.vpg.step_sizes == ()
+    with pytest.raises(ValueError, match=r"eval\.vpg=.* but eval\.methods has no maml"):
+        config_from_dict({"eval": {"methods": ["reptile"], "vpg": {"step_sizes": [0.5]}}})

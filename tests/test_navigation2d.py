@@ -2,6 +2,8 @@
 
 import math
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -100,3 +102,9 @@ def test_normalized_actions_are_rllabs_map_to_the_bounds_then_clipped():
 def test_normalized_actions_need_a_box_with_finite_bounds():
     with pytest.raises(ValueError, match="normalize_actions=True needs a Box action space"):
         CartPoleMass(normalize_actions=True)
+
+    class Unbounded(Navigation2D):
+        action_space = gym.spaces.Box(-math.inf, math.inf, (2,), np.float32)
+
+    with pytest.raises(ValueError, match="normalize_actions=True needs finite action bounds"):
+        Unbounded(normalize_actions=True)

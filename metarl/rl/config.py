@@ -153,6 +153,9 @@ class EvalConfig:
         if "num_envs" in self.ppo:
             raise ValueError(f"eval.ppo.num_envs={self.ppo['num_envs']!r}: the evaluation's "
                              "environments per task are eval.episodes")
+        if self.vpg and "maml" not in self.methods:
+            raise ValueError(f"eval.vpg={self.vpg!r} changes MAML's own rule, but eval.methods "
+                             f"has no maml: {list(self.methods)!r}")
         for name in ("num_envs", "num_steps"):
             if name in self.vpg:
                 raise ValueError(f"eval.vpg.{name}={self.vpg[name]!r}: MAML's own rule takes "

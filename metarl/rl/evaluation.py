@@ -6,8 +6,9 @@ environments per task; batched PPO, or stable-baselines3 task by task when it is
 inner learner); the return recorded at k is the mean return of the episodes the policy collected
 after k updates. The ``sb3`` method is stable-baselines3 PPO from its own random initialisation
 (:func:`metarl.rl.sb3.runner.sb3_scratch_returns`). Second-order MAML is also scored by its own
-rule, the vanilla policy-gradient steps it was trained for (``maml-vpg``: MAML's step size and
-baseline, the evaluation's episodes and rollout length, :func:`metarl.rl.maml.vpg_curve`). The
+rule, the vanilla policy-gradient steps it was trained for (``maml-vpg``: ``[vpg]`` with the
+``[eval.vpg]`` changes, e.g. the step sizes of MAML's test, the evaluation's episodes and rollout
+length, :func:`metarl.rl.maml.vpg_curve`). The
 oracle is PPO from scratch trained
 ``oracle_iterations`` iterations on each test task, with the careful settings of ``[pretrain]``
 (a long run needs small steps) and the evaluation's rollouts.

@@ -130,7 +130,8 @@ class PPOLearner:
 
     :param ppo: the batched PPO (Reptile's and first-order MAML's inner learner).
     :param vpg: second-order MAML's inner learner (``None``: no MAML); when given, validation
-        adapts by it, MAML's own rule, as the evaluation chooses MAML's checkpoint.
+        during training adapts by it, MAML's own rule as meta-training takes it (``[vpg]``; the
+        evaluation's choice of MAML's checkpoint also applies ``[eval.vpg]``).
     """
 
     record_type = MetaRecord

@@ -60,7 +60,9 @@ def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: st
     """A ``stable_baselines3.PPO`` on ``env`` initialised with a meta-learned policy.
 
     :param source: a run directory, a checkpoint file or a theta ``{name: tensor}``.
-    :param env: a Gymnasium env, a vectorized SB3 env or an env id, as ``PPO`` accepts.
+    :param env: a Gymnasium env, a vectorized SB3 env or an env id, as ``PPO`` accepts; a run
+        with ``env.normalize_actions`` acts in [-1, 1] and needs an env made so
+        (``gym.make(id, normalize_actions=True)``), not an id.
     :param method: which trained method of a run directory (``reptile``, ``fomaml``, ``maml``,
         ``pretrain``).
     :param activation: the hidden activation of a bare theta (run directories and checkpoints
