@@ -81,8 +81,9 @@ def evaluate(run: RunDir | str | Path, device: str | None = None, quiet: bool = 
     :param memory_limit: GB the evaluation may use (default: the run's ``run.memory_limit``).
     :param changes: evaluation settings that differ from the run's ``[eval]`` section
         (``methods``, ``updates``, ``seeds``, ``test_tasks``, ``split``; for RL runs
-        ``episodes``, ``oracle_iterations``, ``checkpoint``, and ``ppo``, whose settings go on
-        top of the run's ``[eval.ppo]`` as ``--ppo`` does; for sine runs ``shots``, ...).
+        ``episodes``, ``oracle_iterations``, ``checkpoint``, and ``ppo`` and ``vpg``, whose
+        settings go on top of the run's ``[eval.ppo]`` and ``[eval.vpg]`` as ``--ppo`` and
+        ``--vpg`` do; for sine runs ``shots``, ...).
     :returns: the summary rows (method, k, mean, ci95, tasks, seeds).
     """
     run = _run_dir(run)

@@ -44,6 +44,11 @@ def test_evaluate_names_a_setting_it_cannot_take(run):
         metarl.evaluate(run, bogus=1)
     with pytest.raises(ConfigError, match=r"eval\.ppo\.learing_rate"):
         metarl.evaluate(run, ppo={"learing_rate": 1e-3})
+    # vpg= changes MAML's own rule (eval.vpg), so it needs maml among the methods
+    with pytest.raises(ConfigError, match=r"eval\.vpg=.* eval\.methods has no maml"):
+        metarl.evaluate(run, vpg={"step_sizes": [0.5, 0.25]})
+    with pytest.raises(ConfigError, match=r"unknown key eval\.vpg\.step_size "):
+        metarl.evaluate(run, methods=("reptile", "maml"), vpg={"step_size": [0.5]})
 
 
 def test_a_config_built_in_code_gets_the_checks_of_a_loaded_one(tmp_path):

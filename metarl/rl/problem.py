@@ -64,6 +64,11 @@ class BatchedRL(Problem):
                                    "eval.ppo override, e.g. --ppo clip_schedule=[20,2.5]; RL "
                                    "runs); repeatable"},
                    lambda items: dict(parse_assignment(item, "--ppo") for item in items)),
+        EvalOption("vpg", {"action": "append", "metavar": "KEY=VALUE",
+                           "help": "change a setting of MAML's own rule (maml-vpg; an eval.vpg "
+                                   "override, e.g. --vpg step_sizes=[0.5,0.25]; RL runs); "
+                                   "repeatable"},
+                   lambda items: dict(parse_assignment(item, "--vpg") for item in items)),
     )
 
     def reads(self, data: dict[str, Any]) -> bool:
@@ -128,13 +133,15 @@ class BatchedRL(Problem):
         return RLEvaluator(INNER_LEARNERS[ppo.config.inner](ppo), settings, config, ppo, vpg)
 
     def eval_settings(self, config: ExperimentConfig, changes: dict[str, Any]) -> EvalConfig:
-        """``ppo`` changes (``--ppo KEY=VALUE``) go on top of the run's own ``eval.ppo``
-        overrides; a bad one, or a bad ``--episodes``, fails before anything runs."""
-        inner = changes.pop("ppo", None)
-        if inner:
-            changes["ppo"] = {**config.eval.ppo, **inner}
+        """``ppo`` and ``vpg`` changes (``--ppo``/``--vpg KEY=VALUE``) go on top of the run's own
+        ``eval.ppo`` and ``eval.vpg`` overrides; a bad one, or a bad ``--episodes``, fails
+        before anything runs."""
+        for name in ("ppo", "vpg"):
+            given = changes.pop(name, None)
+            if given:
+                changes[name] = {**getattr(config.eval, name), **given}
         settings = super().eval_settings(config, changes)
-        settings.inner(config.ppo)
+        settings.own_vpg(config.vpg, settings.inner(config.ppo).num_steps)
         return settings
 
     def plot_labels(self, config: ExperimentConfig) -> PlotLabels:
