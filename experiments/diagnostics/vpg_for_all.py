@@ -2,9 +2,9 @@
 
 For finished runs with ``maml`` (``experiments/navigation2d_maml.toml``), adapts the checkpoint each
 run's evaluation chose for every trained method, and scratch's initialisation, by the run's VPG
-steps (``[vpg]`` with the evaluation's episodes and rollout length, as ``maml-vpg``), on the run's
-test tasks and evaluation seeds, and prints the pooled table (each task's mean over runs and seeds,
-± 95% CI over tasks).
+steps (``[vpg]`` with the ``[eval.vpg]`` changes, the evaluation's episodes and rollout length,
+as ``maml-vpg``), on the run's test tasks and evaluation seeds, and prints the pooled table (each
+task's mean over runs and seeds, ± 95% CI over tasks).
 
 Usage: ``python experiments/diagnostics/vpg_for_all.py RUN [RUN ...]``
 """
