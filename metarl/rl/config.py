@@ -73,8 +73,8 @@ class EnvConfig:
                              f"{GYM_FAMILY} (with env.gym_id) or Sine")
         if self.family == GYM_FAMILY and not self.gym_id:
             raise ValueError("env.family='gym' needs env.gym_id, a registered Gymnasium id")
-        if self.normalize_actions is not False and (self.normalize_actions is not True
-                                                    or self.family == GYM_FAMILY):
+        if not isinstance(self.normalize_actions, bool) or (self.normalize_actions
+                                                             and self.family == GYM_FAMILY):
             raise ValueError(f"env.normalize_actions={self.normalize_actions!r} must be false, "
                              "or true for a registered family with a Box action space")
         if self.normalize_actions and not isinstance(FAMILIES[self.family].action_space,

@@ -28,14 +28,12 @@ def load_policy(source: Params | str | Path, method: str = "reptile",
     file, or a theta (with ``activation``, default ``tanh``; run directories and checkpoints
     carry their own)."""
     theta, config = _load(source, method)
-    return _policy(theta, config, activation), theta
+    return sb3.policy_from_theta(theta, _activation(config, activation)), theta
 
 
-def _policy(theta: Params, config: ExperimentConfig | None, activation: str | None
-            ) -> ActorCritic:
-    """The policy of ``theta``: ``activation``, else its run's, else ``tanh``."""
-    return sb3.policy_from_theta(theta, activation or (config.policy.activation if config
-                                                       else "tanh"))
+def _activation(config: ExperimentConfig | None, activation: str | None) -> str:
+    """``activation``, else the run's, else ``tanh`` (a bare theta's default)."""
+    return activation or (config.policy.activation if config else "tanh")
 
 
 def _load(source: Params | str | Path, method: str) -> tuple[Params, ExperimentConfig | None]:
@@ -83,5 +81,4 @@ def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: st
             raise ValueError(f"the run's policy acts in [-1, 1] (env.normalize_actions = true) "
                              f"but env's action space is {space}; make the env with "
                              "normalize_actions=True")
-    policy = _policy(theta, config, activation)
-    return sb3.to_sb3(theta, env, activation=policy.activation, **ppo_kwargs)
+    return sb3.to_sb3(theta, env, activation=_activation(config, activation), **ppo_kwargs)
