@@ -26,7 +26,7 @@ from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.rollout import Rollout, by_step, by_task, collect
-from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
+from metarl.envs import EnvFamily, TaskParams, make_batch_env
 from metarl.envs.task_shard import AnyGenerator, shared
 
 STAT_NAMES = ("pg_loss", "v_loss", "entropy", "bound_loss", "approx_kl", "clip_frac", "grad_norm",
@@ -245,7 +245,7 @@ class PPO:
         stacked = init if _is_stacked(init, self.policy, num_tasks) else stack(init, num_tasks)
         params = {k: v.detach().to(device=tasks.device, dtype=tasks.dtype).clone().requires_grad_()
                   for k, v in stacked.items()}
-        env = AutoResetEnv(self.family, tasks, cfg.num_envs, generator)
+        env = make_batch_env(self.family, tasks, cfg.num_envs, generator)
         obs = env.reset()
         optimizer = BatchedAdam(params, cfg.learning_rate, eps=cfg.adam_eps,
                                 lr_scale=self.lr_scale())

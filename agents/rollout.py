@@ -8,7 +8,7 @@ import torch
 
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
-from metarl.envs import AutoResetEnv
+from metarl.envs import BatchEnv
 from metarl.envs.task_shard import AnyGenerator
 
 
@@ -66,7 +66,7 @@ def by_step(x: torch.Tensor, horizon: int, num_envs: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def collect(policy: ActorCritic, params: Params, env: AutoResetEnv, obs: torch.Tensor,
+def collect(policy: ActorCritic, params: Params, env: BatchEnv, obs: torch.Tensor,
             num_steps: int, generator: AnyGenerator) -> tuple[Rollout, torch.Tensor]:
     """Run the stacked policies for ``num_steps`` steps; returns the rollout and the next obs.
 

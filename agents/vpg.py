@@ -37,7 +37,7 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.rollout import Rollout, by_step, by_task, collect
-from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
+from metarl.envs import BatchEnv, EnvFamily, TaskParams, make_batch_env
 from metarl.envs.task_shard import AnyGenerator
 
 RIDGE = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # rllab's regularisation, tried in turn until finite
@@ -227,7 +227,7 @@ class VPG:
     def __init__(self, family: EnvFamily[Any], policy: ActorCritic, config: VPGConfig) -> None:
         self.family, self.policy, self.config = family, policy, config
 
-    def rollout(self, params: Params, env: AutoResetEnv, generator: AnyGenerator) -> Rollout:
+    def rollout(self, params: Params, env: BatchEnv, generator: AnyGenerator) -> Rollout:
         """``num_steps`` steps of fresh episodes in every environment of ``env``."""
         rollout, _ = collect(self.policy, params, env, env.reset(), self.config.num_steps,
                              generator)
@@ -237,9 +237,9 @@ class VPG:
         """The rollout's training data (advantages over a fitted linear baseline)."""
         return make_vpg_batch(rollout, self.config.gamma, self.config.gae_lambda)
 
-    def env(self, tasks: TaskParams, generator: AnyGenerator) -> AutoResetEnv:
+    def env(self, tasks: TaskParams, generator: AnyGenerator) -> BatchEnv:
         """``num_envs`` environments per task."""
-        return AutoResetEnv(self.family, tasks, self.config.num_envs, generator)
+        return make_batch_env(self.family, tasks, self.config.num_envs, generator)
 
     def adapt(self, theta: Params, tasks: TaskParams, iterations: int,
               generator: AnyGenerator = None, evaluate_final: bool = False) -> VPGResult:

@@ -88,4 +88,6 @@ def make_task_env(family: Any, task: dict[str, Any]) -> gym.Env[Any, Any]:
         return family.make_env(task)
     if family.normalize_actions:
         task = {**task, "normalize_actions": True}
+    if getattr(family, "obs_norm", False):
+        task = {**task, "obs_norm": True}
     return gym.make(family.gym_id, max_episode_steps=family.max_episode_steps, **task)

@@ -34,6 +34,8 @@ class ParamSpec:
     :param choices: a discrete parameter's values, drawn with equal probability; ``low`` and
         ``high`` are then the smallest and largest of them, and a range override keeps the
         choices inside it.
+    :param limits: the values a task may take at all, ``(low, high)`` inclusive (``None``: any
+        finite value, or any positive one with ``positive``); sampling ranges must lie inside.
     """
 
     name: str
@@ -45,6 +47,7 @@ class ParamSpec:
     positive: bool = False
     doc: str = ""
     choices: tuple[float, ...] = ()
+    limits: tuple[float, float] | None = None
 
     @property
     def choices_text(self) -> str:
@@ -172,12 +175,16 @@ class TaskParams:
                 bad |= t <= 0
             if s.choices:
                 bad |= ~torch.isin(t, torch.tensor(s.choices, dtype=t.dtype, device=t.device))
+            if s.limits is not None:
+                bad |= (t < s.limits[0]) | (t > s.limits[1])
             if bool(bad.any()):
                 value = t[bad][0].item()
                 if not math.isfinite(value):
                     reason = "must be finite"
                 elif s.choices:
                     reason = f"must be one of {s.choices_text}"
+                elif s.limits is not None and not s.limits[0] <= value <= s.limits[1]:
+                    reason = f"must be in [{s.limits[0]:g}, {s.limits[1]:g}]"
                 else:
                     reason = "must be > 0"
                 raise ValueError(f"{name}: task parameter {s.name}={value!r} {reason}")

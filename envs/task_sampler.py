@@ -130,4 +130,7 @@ def _check_range(owner: str, spec: ParamSpec, bounds: tuple[float, float]) -> tu
         raise ValueError(f"{owner}: range of {spec.name}={bounds!r} needs low <= high")
     if (spec.positive or spec.log_uniform) and low <= 0:
         raise ValueError(f"{owner}: range of {spec.name}={bounds!r} must be > 0")
+    if spec.limits is not None and not spec.limits[0] <= low <= high <= spec.limits[1]:
+        raise ValueError(f"{owner}: range of {spec.name}={bounds!r} must lie in "
+                         f"[{spec.limits[0]:g}, {spec.limits[1]:g}]")
     return low, high

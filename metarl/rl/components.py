@@ -29,9 +29,10 @@ def build_components(config: ExperimentConfig) -> Components:
         family = GymTaskFamily(env.gym_id, dict(env.ranges), env.max_episode_steps or -1,
                                env.split_seed, env.task_via)
     else:
+        engine = {"obs_norm": True} if env.obs_norm else {}
         family = make_family(env.family, max_episode_steps=env.max_episode_steps or -1,
                              split_seed=env.split_seed, ranges=dict(env.ranges) or None,
-                             normalize_actions=env.normalize_actions)
+                             normalize_actions=env.normalize_actions, **engine)
     pol = config.policy
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space,
                                     hidden=tuple(pol.hidden), activation=pol.activation,

@@ -28,7 +28,7 @@ from metarl.config import (
     check_seed,
     sections_to_dict,
 )
-from metarl.envs import FAMILIES
+from metarl.envs import FAMILIES, LOCOMOTION_FAMILIES
 from metarl.meta.fomaml import FomamlConfig
 from metarl.meta.maml import MamlConfig
 from metarl.meta.trainer import MetaConfig
@@ -36,6 +36,7 @@ from metarl.rl.pretrain import PretrainConfig
 
 MAX_EPISODE_STEPS = 2**31 - 1  # the environments count an episode's steps in int32
 GYM_FAMILY = "gym"  # any Gymnasium env, adapted to by the SB3 inner learner
+
 RL_ONLY_METHODS = ("maml", "sb3")
 """RL's own methods: second-order MAML (trained), and stable-baselines3 PPO from scratch on each
 task (evaluated only)."""
@@ -57,6 +58,8 @@ class EnvConfig:
     :param normalize_actions: the policy acts in ``[-1, 1]`` per action component, mapped to the
         family's bounds and clipped (rllab's ``normalize``, as MAML's released code ran its
         environments; a Box family only, not ``gym``).
+    :param obs_norm: a MuJoCo locomotion family's observations shifted and scaled by fixed
+        statistics of its robot (:mod:`metarl.envs.locomotion`).
     """
 
     family: str = "Navigation2D"
@@ -66,6 +69,7 @@ class EnvConfig:
     gym_id: str = ""
     task_via: str = "make"
     normalize_actions: bool = False
+    obs_norm: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES and self.family != GYM_FAMILY:
@@ -81,6 +85,10 @@ class EnvConfig:
                                                      gym.spaces.Box):
             raise ValueError(f"env.normalize_actions=true needs a Box action space; {self.family}"
                              f"'s is {FAMILIES[self.family].action_space}")
+        if not isinstance(self.obs_norm, bool) or (self.obs_norm
+                                                    and self.family not in LOCOMOTION_FAMILIES):
+            raise ValueError(f"env.obs_norm={self.obs_norm!r} must be false, or true for a MuJoCo "
+                             f"locomotion family ({', '.join(LOCOMOTION_FAMILIES)})")
         if not 0 <= self.max_episode_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be from 0 "
                              "(the family's default) to 2**31 - 1 (an episode's step counter is "

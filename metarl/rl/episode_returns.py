@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
+from metarl.envs import EnvFamily, TaskParams, make_batch_env
 
 
 @torch.no_grad()
@@ -24,7 +24,7 @@ def first_episode_returns(family: EnvFamily[Any], tasks: TaskParams, num_envs: i
     """
     if family.max_episode_steps is None:
         raise ValueError("first_episode_returns needs a family with an episode limit")
-    env = AutoResetEnv(family, tasks, num_envs, generator)
+    env = make_batch_env(family, tasks, num_envs, generator)
     obs = env.reset()
     total = torch.zeros(tasks.num_tasks, num_envs, device=tasks.device, dtype=obs.dtype)
     alive = torch.ones(tasks.num_tasks, num_envs, device=tasks.device, dtype=torch.bool)

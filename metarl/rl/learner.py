@@ -18,7 +18,7 @@ from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.rollout import collect
 from metarl.agents.vpg import VPG
-from metarl.envs import AutoResetEnv, TaskParams
+from metarl.envs import TaskParams, make_batch_env
 from metarl.envs.task_shard import AnyGenerator
 from metarl.meta.groups import names_in_groups
 from metarl.meta.learner import Adaptation, QueryGradients, update_norm
@@ -117,7 +117,7 @@ def post_adaptation_gradients(ppo: PPO, adapted: Params, tasks: TaskParams,
     """
     cfg = ppo.config
     params = {k: v.detach().clone().requires_grad_() for k, v in adapted.items()}
-    env = AutoResetEnv(ppo.family, tasks, cfg.num_envs, generator)
+    env = make_batch_env(ppo.family, tasks, cfg.num_envs, generator)
     rollout, _ = collect(ppo.policy, params, env, env.reset(), cfg.num_steps, generator)
     loss = ppo.loss(params, ppo.make_batch(params, rollout)).loss
     grads = torch.autograd.grad(loss.sum(), list(params.values()))

@@ -19,7 +19,7 @@ import torch
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.ppo import PPO, Batch, PPOConfig
 from metarl.agents.rollout import collect
-from metarl.envs import AutoResetEnv
+from metarl.envs import make_batch_env
 from metarl.meta.pretrainer import MixturePretrainer
 from metarl.meta.trainer import MetaConfig
 from metarl.rl.learner import MetaRecord, PPOLearner, make_record
@@ -101,7 +101,7 @@ class Pretrainer(MixturePretrainer):
         returns the rollout's per-task mean return and the update's statistics."""
         cfg, n = self.ppo.config, self.config.meta_batch
         tasks = self.ppo.family.tasks.sample(n, self.task_gen, device=self.device)
-        env = AutoResetEnv(self.ppo.family, tasks, cfg.num_envs, self.gen)
+        env = make_batch_env(self.ppo.family, tasks, cfg.num_envs, self.gen)
         shared = stack(self.theta, n)
         rollout, _ = collect(self.ppo.policy, shared, env, env.reset(), cfg.num_steps, self.gen)
         batch = self.ppo.make_batch(shared, rollout)  # per task: values, GAE

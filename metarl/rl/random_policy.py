@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import torch
 
-from metarl.envs import AutoResetEnv, EnvFamily, TaskParams
+from metarl.envs import EnvFamily, TaskParams, make_batch_env
 
 
 class RandomRollout(NamedTuple):
@@ -55,7 +55,7 @@ def random_rollout(family: EnvFamily[Any], tasks: TaskParams, num_envs: int,
     steps = steps or family.max_episode_steps
     if steps is None:
         raise ValueError("steps must be given for a family without an episode limit")
-    env = AutoResetEnv(family, tasks, num_envs, generator)
+    env = make_batch_env(family, tasks, num_envs, generator)
     obs = env.reset()
     total = torch.zeros(tasks.num_tasks, device=tasks.device, dtype=obs.dtype)
     count = torch.zeros_like(total)

@@ -65,7 +65,8 @@ def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: st
     :param source: a run directory, a checkpoint file or a theta ``{name: tensor}``.
     :param env: a Gymnasium env, a vectorized SB3 env or an env id, as ``PPO`` accepts; a run
         with ``env.normalize_actions`` acts in [-1, 1] and needs an env made so
-        (``gym.make(id, normalize_actions=True)``), not an id.
+        (``gym.make(id, normalize_actions=True)``), not an id; so does a run with ``env.obs_norm``
+        (``gym.make(id, obs_norm=True)``).
     :param method: which trained method of a run directory (``reptile``, ``fomaml``, ``maml``,
         ``pretrain``).
     :param activation: the hidden activation of a bare theta (run directories and checkpoints
@@ -81,4 +82,9 @@ def to_sb3(source: Params | str | Path, env: gym.Env[Any, Any] | Any, method: st
             raise ValueError(f"the run's policy acts in [-1, 1] (env.normalize_actions = true) "
                              f"but env's action space is {space}; make the env with "
                              "normalize_actions=True")
+    if config is not None and config.env.obs_norm and not getattr(
+            getattr(getattr(env, "unwrapped", None), "family", None), "obs_norm", False):
+        raise ValueError("the run's policy reads normalised observations (env.obs_norm = true) "
+                         f"but env {env!r} does not make them; make the env with "
+                         "gym.make(id, obs_norm=True)")
     return sb3.to_sb3(theta, env, activation=_activation(config, activation), **ppo_kwargs)
