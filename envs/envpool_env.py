@@ -10,9 +10,10 @@ The class has :class:`~metarl.envs.autoreset.AutoResetEnv`'s face (``reset`` and
 a :class:`~metarl.envs.autoreset.Transition`), so the rollout, PPO and VPG run on it unchanged.
 An environment whose episode ends is reset in the same call (envpool's own auto-reset would spend
 the next step on it). Start states are drawn by the engine from per-environment seeds, themselves
-drawn from the caller's generator when the pool is built at :meth:`reset`: the same generator gives
-the same episodes, and with a :class:`~metarl.envs.task_shard.TaskShard` a task's seeds do not
-depend on how the meta-batch is split.
+drawn from the caller's generator when the pool is built at the first :meth:`reset`: the same
+generator gives the same episodes, and with a :class:`~metarl.envs.task_shard.TaskShard` a task's
+seeds do not depend on how the meta-batch is split. Learners build one environment per adaptation,
+so a run resumed from a checkpoint (taken between adaptations) replays the same episodes.
 """
 
 from __future__ import annotations
@@ -79,14 +80,20 @@ class EnvPoolEnv:
               generators: list[torch.Generator] | None = None) -> torch.Tensor:
         """Start fresh episodes in every environment (optionally for new tasks); returns obs.
 
-        :param generators: one per task: its environments' engine seeds are drawn from it
-            (default: all from :attr:`generator`).
+        The first call builds the pool (a few hundred ms for a few hundred robots), with engine
+        seeds drawn from :attr:`generator`; later calls restart the same pool, each environment
+        drawing its start from its own seeded stream, unless ``generators`` are given or the
+        number of tasks changes.
+
+        :param generators: one per task: its environments' engine seeds are drawn from it.
         """
+        resized = params is not None and params.num_tasks != self.num_tasks
         if params is not None:
             self.params = params
-        self.close()
-        self._identity = np.arange(self.num_tasks * self.num_envs)
-        self._pool = make_pool(self.family, self._seeds(generators))
+        if self._pool is None or resized or generators is not None:
+            self.close()
+            self._identity = np.arange(self.num_tasks * self.num_envs)
+            self._pool = make_pool(self.family, self._seeds(generators))
         obs, self._info = self._pool.reset()
         self._order = self._pool_order(self._info["env_id"])
         shape = (self.num_tasks, self.num_envs)

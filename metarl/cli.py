@@ -20,7 +20,7 @@ import gymnasium as gym
 from metarl.compare import compare
 from metarl.config import resolve_device
 from metarl.demo import run_demo
-from metarl.envs import FAMILIES, TaskSampler
+from metarl.envs import FAMILIES, LocomotionFamily, TaskSampler, engine_available
 from metarl.envs.sine import SineRegression
 from metarl.evaluation import evaluate_run
 from metarl.meta.distributed import (
@@ -38,16 +38,18 @@ from metarl.training import Interrupted, TrainingDiverged, train_run
 
 def cmd_envs(args: argparse.Namespace) -> int:
     """Print every registered family with its task parameters, ranges, defaults and splits."""
-    for name, family_type in FAMILIES.items():
-        family = family_type()
+    for name, family in FAMILIES.items():
         print(f"{name}  ({family.gym_id})")
         print(f"  {family.description}")
         obs, act = family.observation_space, family.action_space
         act_text = (f"Discrete({act.n})" if isinstance(act, gym.spaces.Discrete)
                     else f"Box({act.low.min():g}, {act.high.max():g}, {act.shape})")
         print(f"  observation Box{obs.shape} {obs.dtype}, action {act_text}, "
-              f"episode limit {family.max_episode_steps} steps")
-        _print_tasks(family.tasks, family.default_split_sizes)
+              f"episode limit {family.default_max_episode_steps} steps")
+        if issubclass(family, LocomotionFamily):
+            state = "installed" if engine_available() else "NOT installed"
+            print(f"  engine: envpool's {family.engine_id} (the [mujoco] extra: {state})")
+        _print_tasks(TaskSampler(family.params_type), family.default_split_sizes)
     sine = SineRegression()
     print(f"{sine.name}  (supervised regression, e.g. experiments/sine.toml)")
     print(f"  {sine.description}")

@@ -8,7 +8,7 @@ import matplotlib
 import torch
 from matplotlib.patches import Rectangle
 
-from metarl.envs import FAMILIES, Navigation2D
+from metarl.envs import FAMILIES, LocomotionFamily, Navigation2D, engine_available
 from metarl.figures import new_figure, save_figure
 from metarl.report.stats import mean_ci95
 from metarl.rl.random_policy import random_rollout
@@ -32,6 +32,9 @@ def run_demo(out: Path, seed: int = 0, num_envs: int = 20,
     print(f"Random policy on the held-out test tasks ({num_envs} envs per task, seed {seed}).")
     print("A random policy: the floor every method starts above (metarl train does the real job).")
     for name, family_type in FAMILIES.items():
+        if issubclass(family_type, LocomotionFamily) and not engine_available():
+            print(f"  {name:<14} skipped: needs the [mujoco] extra (pip install -e \".[mujoco]\")")
+            continue
         family = family_type()
         n_test = family.default_split_sizes["test"]
         tasks = family.tasks.sample(n_test, split="test", device=device)

@@ -144,6 +144,14 @@ def test_the_same_generator_gives_the_same_episodes_whatever_the_split_of_tasks(
     assert not torch.equal(whole, starts(params, torch.Generator().manual_seed(4)))
     shard = TaskShard(torch.Generator().manual_seed(3), 1, 3, 4)
     torch.testing.assert_close(starts(params.index(slice(1, 3)), shard), whole[1:3])
+    # a second reset restarts the same pool: new starts, the same for the same generator
+    first, second = (make_batch_env(family, params, 2, torch.Generator().manual_seed(3))
+                     for _ in range(2))
+    torch.testing.assert_close(first.reset(), whole)
+    second.reset()
+    again = first.reset()
+    assert not torch.equal(again, whole)
+    torch.testing.assert_close(second.reset(), again)
 
 
 def test_task_rewards_follow_their_definitions():
