@@ -11,9 +11,11 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+import metarl
 import metarl.envs.locomotion as locomotion
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
+from metarl.agents.sb3 import from_sb3
 from metarl.cli import main
 from metarl.envs import (
     LOCOMOTION_FAMILIES,
@@ -24,6 +26,8 @@ from metarl.envs import (
     make_family,
 )
 from metarl.envs.task_shard import TaskShard
+from metarl.problems import config_from_dict
+from metarl.training import train_run
 
 envpool = pytest.importorskip("envpool", reason="the [mujoco] extra (envpool) is not installed")
 mujoco = pytest.importorskip("mujoco", reason="the [mujoco] extra (mujoco) is not installed")
@@ -249,3 +253,29 @@ def test_obs_norm_is_refused_for_a_family_without_a_robot(tmp_path, capsys):
                  "--set", "env.obs_norm=true"]) == 2
     assert "env.obs_norm=True must be false, or true for a MuJoCo locomotion family" in (
         capsys.readouterr().err)
+
+
+def test_a_tiny_run_trains_evaluates_and_exports_to_sb3(tmp_path):
+    """metarl's whole job on a locomotion family (20-step episodes), and the export of its
+    Reptile initialisation to SB3, which needs an env that normalises observations as the run
+    did."""
+    config = config_from_dict({
+        "run": {"checkpoint_every": 1}, "policy": {"hidden": [8]},
+        "env": {"family": "HalfCheetahVel", "obs_norm": True, "max_episode_steps": 20},
+        "ppo": {"num_envs": 2, "num_steps": 20},
+        "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2},
+        "eval": {"methods": ["reptile", "scratch"], "test_tasks": 2, "episodes": 2, "updates": 1,
+                 "seeds": [0], "oracle_iterations": 0},
+    })
+    run = train_run(config, tmp_path / "run", quiet=True)
+    rows = metarl.evaluate(run, quiet=True)
+    assert {(r["method"], r["k"]) for r in rows} == {(m, k) for m in ("reptile", "scratch")
+                                                      for k in (0, 1)}
+    assert all(np.isfinite(r["mean"]) for r in rows)
+    for raw in (gym.make("metarl/HalfCheetahVel-v0"), "metarl/HalfCheetahVel-v0"):
+        with pytest.raises(ValueError, match=r"normalised observations .*obs_norm=True"):
+            metarl.to_sb3(run.path, raw)
+    model = metarl.to_sb3(run.path, gym.make("metarl/HalfCheetahVel-v0", obs_norm=True),
+                          n_steps=32, batch_size=16, device="cpu")
+    policy, theta = from_sb3(model)
+    assert policy.hidden == (8,) and theta["actor.0.weight"].shape == (8, 17)
