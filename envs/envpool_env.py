@@ -52,7 +52,6 @@ class EnvPoolEnv:
         self._pool: Any = None
         self._info: dict[str, Any] = {}
         self._order: np.ndarray | None = None
-        self._identity = np.arange(params.num_tasks * num_envs)
         self._return: torch.Tensor | None = None
         self._length: torch.Tensor | None = None
 
@@ -92,7 +91,6 @@ class EnvPoolEnv:
             self.params = params
         if self._pool is None or resized or generators is not None:
             self.close()
-            self._identity = np.arange(self.num_tasks * self.num_envs)
             self._pool = make_pool(self.family, self._seeds(generators))
         obs, self._info = self._pool.reset()
         self._order = self._pool_order(self._info["env_id"])
@@ -147,12 +145,11 @@ class EnvPoolEnv:
             self._pool.close()
             self._pool = None
 
-    def _pool_order(self, ids: Any) -> np.ndarray | None:
+    @staticmethod
+    def _pool_order(ids: Any) -> np.ndarray | None:
         """The permutation that puts the engine's rows in pool order (``None``: already so)."""
         ids = np.asarray(ids)
-        if ids.shape == self._identity.shape and (ids == self._identity).all():
-            return None
-        return np.argsort(ids)
+        return None if np.array_equal(ids, np.arange(ids.size)) else np.argsort(ids)
 
     def _pick(self, values: Any) -> np.ndarray:
         """The engine's per-environment ``values`` in pool order."""

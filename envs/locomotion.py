@@ -32,6 +32,8 @@ state lives in the engine): build the environments with
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 from abc import abstractmethod
 from typing import Any, ClassVar, TypeVar
 
@@ -43,11 +45,6 @@ from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.task_params import TaskParams
 from metarl.envs.task_shard import AnyGenerator
 
-try:
-    import envpool
-except ImportError:  # the optional [mujoco] extra
-    envpool = None
-
 P = TypeVar("P", bound=TaskParams)
 ENGINE_MISSING = ("{name} runs on envpool's MuJoCo engine, which is not installed: "
                   "pip install -e \".[mujoco]\" (or pip install \"metarl[mujoco]\")")
@@ -56,8 +53,17 @@ OBS_CLIP = 10.0  # normalised observations are clipped to [-OBS_CLIP, OBS_CLIP]
 
 
 def engine_available() -> bool:
-    """Whether envpool (the ``[mujoco]`` extra) is installed."""
-    return envpool is not None
+    """Whether envpool (the ``[mujoco]`` extra) is installed (without importing it)."""
+    return importlib.util.find_spec("envpool") is not None
+
+
+def _envpool(name: str) -> Any:
+    """The envpool module, imported on first use: importing it takes about a second, which every
+    ``metarl`` command would otherwise pay; a one-line error naming the extra when it is
+    missing (``name``: the family that needs it)."""
+    if not engine_available():
+        raise ValueError(ENGINE_MISSING.format(name=name))
+    return importlib.import_module("envpool")
 
 
 class LocomotionFamily(EnvFamily[P]):
@@ -153,11 +159,9 @@ def control_cost(action: torch.Tensor, weight: float) -> torch.Tensor:
 def make_pool(family: LocomotionFamily[Any], seeds: list[int]) -> Any:
     """An envpool pool of ``len(seeds)`` environments of ``family``'s robot, environment ``i``
     seeded with ``seeds[i]``, truncating episodes at the family's length."""
-    if envpool is None:
-        raise ValueError(ENGINE_MISSING.format(name=family.name))
-    return envpool.make_gymnasium(family.engine_id, num_envs=len(seeds), env_seed=seeds,
-                                  max_episode_steps=family.max_episode_steps,
-                                  **family.engine_kwargs)
+    return _envpool(family.name).make_gymnasium(
+        family.engine_id, num_envs=len(seeds), env_seed=seeds,
+        max_episode_steps=family.max_episode_steps, **family.engine_kwargs)
 
 
 @functools.cache

@@ -237,7 +237,7 @@ def test_ppo_adapts_on_a_locomotion_family_and_reproduces_with_a_seed():
 
 
 def test_without_envpool_training_says_which_extra_to_install(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(locomotion, "envpool", None)
+    monkeypatch.setattr(locomotion, "engine_available", lambda: False)
     with pytest.raises(ValueError, match=r'HalfCheetahVel runs on envpool.*\.\[mujoco\]'):
         HalfCheetahVel()
     out = tmp_path / "run"
