@@ -20,7 +20,7 @@ import torch
 from metarl.agents.batched_mlp import ACTIVATIONS, check_mlp, mlp_forward
 from metarl.agents.distributions import Categorical, DiagGaussian
 from metarl.agents.param_tree import Params
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 
 class Evaluation(NamedTuple):

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from metarl.envs.task_shard import AnyGenerator, draw
+from metarl.envs.task_streams import AnyGenerator, draw
 
 LOG_2PI = math.log(2 * math.pi)
 

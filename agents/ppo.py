@@ -5,7 +5,9 @@ and its own Adam state; rollouts, losses and updates run for all tasks at once. 
 are summed before one backward pass: tasks share no parameters, so each receives exactly its own
 gradient. Everything that could couple tasks is computed per task: advantage normalisation,
 gradient-norm clipping, the KL early stop and Adam's step count. Minibatches use one shuffle per
-epoch shared by all tasks (each task's samples are still visited in a uniformly random order).
+epoch shared by all tasks (each task's samples are still visited in a uniformly random order),
+or one per block of :class:`~metarl.envs.task_streams.TaskBlocks` (independent adaptations in one
+batch).
 
 The names follow CleanRL's ``ppo.py`` (``pg_loss``, ``v_loss``, ``clip_coef``, ``approx_kl``, ``b_``
 and ``mb_`` prefixes); the early stop follows stable-baselines3 (a task stops updating for the rest
@@ -27,7 +29,7 @@ from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.rollout import Rollout, by_step, by_task, collect
 from metarl.envs import EnvFamily, TaskParams, make_batch_env
-from metarl.envs.task_shard import AnyGenerator, shared
+from metarl.envs.task_streams import AnyGenerator, shuffle
 
 STAT_NAMES = ("pg_loss", "v_loss", "entropy", "bound_loss", "approx_kl", "clip_frac", "grad_norm",
               "updates")
@@ -226,8 +228,9 @@ class PPO:
         :param tasks: ``T`` tasks.
         :param iterations: PPO iterations (rollout + update) per task.
         :param generator: random generator on the tasks' device (actions, start states, shuffles),
-            or a :class:`~metarl.envs.task_shard.TaskShard` when ``tasks`` are a slice of a
-            meta-batch split over processes.
+            a :class:`~metarl.envs.task_streams.TaskShard` when ``tasks`` are a slice of a
+            meta-batch split over processes, or :class:`~metarl.envs.task_streams.TaskBlocks`
+            when they are independent adaptations stacked in one batch.
         :param evaluate_final: collect one more rollout after the last update, so that the
             returns cover the policy after 0..iterations updates.
         :param schedule_iterations: the number of iterations the ``anneal_lr`` and ``anneal_clip``
@@ -321,9 +324,9 @@ class PPO:
         sums = {name: torch.zeros(num_tasks, device=device) for name in STAT_NAMES}
         leaves = list(params.values())
         for _ in range(cfg.num_epochs):
-            perm = torch.randperm(n, generator=shared(generator), device=device)
-            for mb_inds in torch.tensor_split(perm, cfg.num_minibatches):
-                mb = Batch(*(x[:, mb_inds] for x in batch))
+            perm = shuffle(generator, n, num_tasks, device)
+            for mb_inds in torch.tensor_split(perm, cfg.num_minibatches, dim=-1):
+                mb = Batch(*(take(x, mb_inds) for x in batch))
                 parts = self.loss(params, mb, clip)
                 if cfg.target_kl is not None:  # approx_kl carries no graph
                     active &= parts.approx_kl <= 1.5 * cfg.target_kl
@@ -391,6 +394,15 @@ class PPO:
             bound_loss = excess.square().sum(dim=-1).mean(dim=1)
             loss = loss + cfg.bound_coef * bound_loss
         return LossParts(loss, pg_loss, v_loss, entropy_loss, bound_loss, approx_kl, clip_frac)
+
+
+def take(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Samples ``index`` of every task of ``x`` ``[T, N, ...]``: ``index`` is ``[M]`` (the same
+    samples for every task) or ``[T, M]`` (each task's own)."""
+    if index.dim() == 1:
+        return x[:, index]
+    return x.gather(1, index.view(*index.shape, *(1,) * (x.dim() - 2)).expand(
+        *index.shape, *x.shape[2:]))
 
 
 def action_bounds(space: gym.Space[Any]) -> tuple[torch.Tensor, torch.Tensor]:

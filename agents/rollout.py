@@ -9,7 +9,7 @@ import torch
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params
 from metarl.envs import BatchEnv
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 
 class Rollout(NamedTuple):

@@ -17,7 +17,7 @@ import torch
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.regressor import MLPRegressor
-from metarl.envs.task_shard import AnyGenerator, draw
+from metarl.envs.task_streams import AnyGenerator, draw
 
 OPTIMIZERS = ("sgd", "adam")
 

@@ -38,7 +38,7 @@ from metarl.agents.gae import compute_gae
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.rollout import Rollout, by_step, by_task, collect
 from metarl.envs import BatchEnv, EnvFamily, TaskParams, make_batch_env
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 RIDGE = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # rllab's regularisation, tried in turn until finite
 

@@ -13,7 +13,7 @@ import torch
 
 from metarl.envs.family import EnvFamily, EnvState
 from metarl.envs.task_params import TaskParams
-from metarl.envs.task_shard import AnyGenerator, TaskShard
+from metarl.envs.task_streams import AnyGenerator, TaskShard, draw_rows
 
 
 class Transition(NamedTuple):
@@ -49,8 +49,10 @@ class AutoResetEnv:
         with ``torch.where`` (no host synchronisation: the default off the CPU), rather than only
         for the envs whose episode ended (the default on the CPU, where random numbers are the
         most expensive part of a step and reading ``done`` costs nothing). Always dense with a
-        :class:`~metarl.envs.task_shard.TaskShard`: a sparse restart's draws depend on which
-        envs of the whole meta-batch ended, which one process cannot see.
+        :class:`~metarl.envs.task_streams.TaskShard`: a sparse restart's draws depend on which
+        envs of the whole meta-batch ended, which one process cannot see. With
+        :class:`~metarl.envs.task_streams.TaskBlocks`, each block restarts from its own
+        generator.
     :param compile: run the step through ``torch.compile`` (implies ``dense_reset``): one fused
         kernel instead of some 40 small ones, worth it for a few thousand envs on a CPU; the first
         step of each new shape compiles for a few seconds and needs a C++ compiler on the CPU.
@@ -123,7 +125,8 @@ class AutoResetEnv:
         if index.shape[0] == 0:
             return x
         task = index[:, 0]
-        fresh = self.family.initial_state(self.params.index(task), 1, self.generator)
+        fresh = draw_rows(self.generator, task, lambda rows, gen: self.family.initial_state(
+            self.params.index(rows), 1, gen))
         return x.index_put((task, index[:, 1]), fresh[:, 0])  # x is also final_obs: copy
 
     def _advance(

@@ -15,7 +15,7 @@ from metarl.envs.envpool_env import EnvPoolEnv
 from metarl.envs.family import EnvFamily
 from metarl.envs.locomotion import LocomotionFamily
 from metarl.envs.task_params import TaskParams
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 BatchEnv = AutoResetEnv | EnvPoolEnv
 

@@ -49,7 +49,7 @@ import torch
 from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.render import cartpole_frame
 from metarl.envs.task_params import ParamSpec, TaskParams
-from metarl.envs.task_shard import AnyGenerator, draw
+from metarl.envs.task_streams import AnyGenerator, draw
 
 GRAVITY = 9.8
 TAU = 0.02

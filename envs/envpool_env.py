@@ -11,8 +11,9 @@ a :class:`~metarl.envs.autoreset.Transition`), so the rollout, PPO and VPG run o
 An environment whose episode ends is reset in the same call (envpool's own auto-reset would spend
 the next step on it). Start states are drawn by the engine from per-environment seeds, themselves
 drawn from the caller's generator when the pool is built at the first :meth:`reset`: the same
-generator gives the same episodes, and with a :class:`~metarl.envs.task_shard.TaskShard` a task's
-seeds do not depend on how the meta-batch is split. Learners build one environment per adaptation,
+generator gives the same episodes, and with a :class:`~metarl.envs.task_streams.TaskShard` or
+:class:`~metarl.envs.task_streams.TaskBlocks` a task's seeds do not depend on how the batch is laid
+out. Learners build one environment per adaptation,
 so a run resumed from a checkpoint (taken between adaptations) replays the same episodes.
 """
 
@@ -26,7 +27,7 @@ import torch
 from metarl.envs.autoreset import Transition
 from metarl.envs.locomotion import LocomotionFamily, make_pool
 from metarl.envs.task_params import TaskParams
-from metarl.envs.task_shard import AnyGenerator, draw, shared
+from metarl.envs.task_streams import AnyGenerator, draw
 
 SEED_RANGE = 2**31 - 1  # envpool seeds are int32
 
@@ -38,7 +39,7 @@ class EnvPoolEnv:
     :param params: ``T`` tasks.
     :param num_envs: environments per task ``E``.
     :param generator: random generator for the engine's per-environment seeds (``None``: torch's
-        global one), or a :class:`~metarl.envs.task_shard.TaskShard`.
+        global one), or a :class:`~metarl.envs.task_streams.TaskShard`.
     """
 
     def __init__(self, family: LocomotionFamily[Any], params: TaskParams, num_envs: int,
@@ -64,9 +65,8 @@ class EnvPoolEnv:
         """One engine seed per environment, ``T * E``, in pool order."""
         shape = (self.num_tasks, self.num_envs)
         if generators is None:
-            device = getattr(shared(self.generator), "device", torch.device("cpu"))
             seeds = draw(self.generator, shape, lambda s, g: torch.randint(
-                SEED_RANGE, s, generator=g, device=device))
+                SEED_RANGE, s, generator=g, device=g.device if g is not None else "cpu"))
         else:
             if len(generators) != self.num_tasks:
                 raise ValueError(f"{len(generators)} generators for {self.num_tasks} tasks: give "

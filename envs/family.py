@@ -31,7 +31,7 @@ import torch
 
 from metarl.envs.task_params import TaskParams
 from metarl.envs.task_sampler import TaskSampler
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 P = TypeVar("P", bound=TaskParams)
 

@@ -43,7 +43,7 @@ import torch
 
 from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.task_params import TaskParams
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 P = TypeVar("P", bound=TaskParams)
 ENGINE_MISSING = ("{name} runs on envpool's MuJoCo engine, which is not installed: "

@@ -41,7 +41,7 @@ import torch
 from metarl.envs.family import FLOAT32_MAX, EnvFamily
 from metarl.envs.render import navigation2d_frame
 from metarl.envs.task_params import ParamSpec, TaskParams
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 MAX_SPEED = 0.1
 GOAL_TOLERANCE = 0.01

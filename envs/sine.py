@@ -19,7 +19,7 @@ import torch
 
 from metarl.envs.task_params import ParamSpec, TaskParams
 from metarl.envs.task_sampler import TaskSampler
-from metarl.envs.task_shard import AnyGenerator, draw
+from metarl.envs.task_streams import AnyGenerator, draw
 
 
 @dataclass(frozen=True)

@@ -5,24 +5,26 @@ Runs the whole job of a config (default the README's main command,
 one table: the seconds of each trained method (with its env steps per second), of the evaluation
 (checkpoint selection, every method x seed, the oracle) and of the plots, and each phase's share
 of the whole. The machine and thread count head the table; ``--threads`` sets torch's intra-op
-threads (default: torch's), ``--set`` changes the config as ``metarl train`` does.
+threads (default: the config's ``run.threads``), ``--set`` changes the config as ``metarl train``
+does, and ``--busy N`` runs N CPU-bound processes beside it (a machine where something else
+runs).
 
-Usage: ``python experiments/bench_main.py [CONFIG] [--threads N] [--set key=value ...]
-[--out FILE]``
+Usage: ``python experiments/bench_main.py [CONFIG] [--threads N] [--busy N]
+[--set key=value ...] [--out FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from metarl.config import resolve_device
 from metarl.evaluation import evaluate_run
-from metarl.machine import describe_machine
+from metarl.machine import describe_machine, use_threads
 from metarl.plotting import plot_run
 from metarl.problems import check_config, load_config
 from metarl.report.files import read_csv
@@ -33,14 +35,40 @@ from metarl.training import train_method, trained_methods
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default="experiments/navigation2d_quick.toml")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int,
+                        help="torch intra-op threads (default: the config's run.threads)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="run N CPU-bound processes beside the benchmark (a busy machine)")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(args.busy)]
+    try:
+        rows, machine = run_phases(args)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+    total = sum(seconds for _, seconds, _ in rows)
+    busy = f", {args.busy} CPU-bound process(es) beside it" if args.busy else ""
+    lines = [f"{args.config}{' ' + ' '.join(args.set) if args.set else ''}",
+             machine + busy, "",
+             "| phase | seconds | share | detail |", "| --- | --- | --- | --- |"]
+    lines += [f"| {name} | {seconds:.1f} | {seconds / total:.0%} | {detail} |"
+              for name, seconds, detail in rows]
+    lines.append(f"| total | {total:.1f} | 100% | |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+def run_phases(args: argparse.Namespace) -> tuple[list[tuple[str, float, str]], str]:
+    """``(phase, seconds, detail)`` of every phase of the config's whole job, and the machine
+    it ran on."""
     config = load_config(Path(args.config), args.set)
     check_config(config)
+    use_threads(args.threads if args.threads is not None else config.run.threads)
     device = resolve_device(config.run.device)
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -53,27 +81,21 @@ def main() -> None:
             samples = int(last.get("env_steps") or last.get("points") or 0)
             rows.append((f"train {method}", seconds,
                          f"{samples / seconds:,.0f} samples/s, {last['iteration']} iterations"))
-        began = time.perf_counter()
-        evaluate_run(run, config.eval, device=device, quiet=True, check_size=False)
+        timings: dict[str, float] = {}
+        evaluate_run(run, config.eval, device=device, quiet=True, check_size=False,
+                     timings=timings)
         settings = config.eval
-        rows.append(("evaluate", time.perf_counter() - began,
-                     f"{len(settings.methods)} methods x {len(settings.seeds)} seeds x "
-                     f"{settings.test_tasks} tasks, K={settings.updates}, oracle "
-                     f"{getattr(settings, 'oracle_iterations', 0)} iterations"))
+        rows += [
+            ("evaluate: select", timings["select"], f"checkpoint rule {settings.checkpoint}"),
+            ("evaluate: adapt", timings["adapt"],
+             f"{len(settings.methods)} methods x {len(settings.seeds)} seeds x "
+             f"{settings.test_tasks} tasks, K={settings.updates}"),
+            ("evaluate: oracle", timings["oracle"],
+             f"{getattr(settings, 'oracle_iterations', 0)} iterations per task")]
         began = time.perf_counter()
         plot_run(run)
         rows.append(("plots", time.perf_counter() - began, ""))
-    total = sum(seconds for _, seconds, _ in rows)
-    lines = [f"{args.config}{' ' + ' '.join(args.set) if args.set else ''}",
-             describe_machine(device), "",
-             "| phase | seconds | share | detail |", "| --- | --- | --- | --- |"]
-    lines += [f"| {name} | {seconds:.1f} | {seconds / total:.0%} | {detail} |"
-              for name, seconds, detail in rows]
-    lines.append(f"| total | {total:.1f} | 100% | |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    return rows, describe_machine(device)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from metarl.demo import run_demo
 from metarl.envs import FAMILIES, LocomotionFamily, TaskSampler, engine_available
 from metarl.envs.sine import SineRegression
 from metarl.evaluation import evaluate_run
+from metarl.machine import use_threads
 from metarl.meta.distributed import (
     DEFAULT_TIMEOUT_S,
     Distributed,
@@ -142,8 +143,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                for o in eval_options() for value in [getattr(args, o.name)]}
     settings = eval_settings(config, changes, options, run.path)
     device = resolve_device(args.device, "--device") if args.device else None
+    use_threads(config.run.threads)
     evaluate_run(run, settings, device=device, force=args.force, quiet=args.quiet,
-                 memory_limit=args.memory_limit)
+                 memory_limit=args.memory_limit, jobs=config.run.processes(2))
     plot_run(run)
     return 0
 

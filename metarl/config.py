@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import os
 import sys
 import types
 import typing
@@ -64,6 +65,16 @@ class RunConfig:
     :param wandb: log to Weights & Biases too (the ``wandb`` extra): ``{ project = "...",
         mode = "offline" }`` (``mode``: ``online``, ``offline`` or ``disabled``; also
         ``entity``, ``group``, ``tags``); empty: no wandb.
+    :param threads: torch's intra-op CPU threads (0: torch's default, one per core). One by
+        default: a run's numbers then do not depend on the machine's core count (float sums
+        split over threads round differently), and a run does not collapse when another
+        process takes a core (two threads that wait on each other at every small op ran 10-20x
+        slower); parallelism comes from processes (``jobs``, ``--seeds ... --jobs``,
+        ``torchrun``).
+    :param jobs: processes that train the run's methods side by side (Reptile, first-order MAML,
+        pretraining), each with ``threads`` threads, while the evaluation's oracle trains beside
+        the adaptations; 0 (the default): one per core on a CPU run, at most one per method;
+        1: everything in this process. The numbers do not depend on it.
     """
 
     seed: int = 0
@@ -71,8 +82,17 @@ class RunConfig:
     checkpoint_every: int = 10
     memory_limit: float = 0.0
     wandb: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1
+    jobs: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 0:
+            raise ValueError(f"run.jobs={self.jobs!r} must be a non-negative integer (0: one "
+                             "process per core)")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) \
+                or self.threads < 0:
+            raise ValueError(f"run.threads={self.threads!r} must be a non-negative integer "
+                             "(0: torch's default, one per core)")
         if self.checkpoint_every <= 0:
             raise ValueError(f"run.checkpoint_every={self.checkpoint_every!r} must be > 0")
         if not self.memory_limit >= 0:
@@ -90,6 +110,17 @@ class RunConfig:
                 raise ValueError(f"run.wandb.mode={self.wandb['mode']!r} must be one of "
                                  f"{', '.join(WANDB_MODES)}")
         check_seed("run.seed", self.seed)
+
+    def processes(self, pieces: int) -> int:
+        """How many processes run ``pieces`` independent pieces of work side by side: ``jobs``,
+        or with ``jobs = 0`` one per ``threads`` cores on a CPU run (one on a GPU, and with
+        ``threads = 0``, torch's one thread per core), never more than ``pieces`` nor fewer
+        than one."""
+        jobs = self.jobs
+        if jobs == 0:
+            on_cpu = torch.device(self.device).type == "cpu"
+            jobs = (os.cpu_count() or 1) // self.threads if on_cpu and self.threads else 1
+        return max(1, min(jobs, pieces))
 
 
 def check_network(section: str, hidden: tuple[int, ...], activation: str) -> None:
@@ -241,7 +272,12 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         if isinstance(value, str) and value.lower() == "none":
             return None
-        return _coerce(inner[0], value, key)
+        for choice in inner[:-1]:  # the first type that takes the value (int | str: "auto")
+            try:
+                return _coerce(choice, value, key)
+            except ConfigError:
+                pass
+        return _coerce(inner[-1], value, key) if len(inner) > 1 else _coerce(inner[0], value, key)
     if hint is bool:
         if isinstance(value, bool):
             return value

@@ -1,9 +1,12 @@
 """``metarl evaluate``: fast adaptation on held-out tasks, every method the same way, any problem.
 
-For each evaluation seed, each method's initialisation is adapted to every test task for
-k = 0..K inner updates, all tasks at once, by the problem's evaluation learner
-(:class:`~metarl.problem.Evaluator`), and its score after each k is recorded: the mean return of
-the episodes collected after k PPO updates, or the mean squared error after k SGD steps. Trained
+Each method's initialisation is adapted to every test task for k = 0..K inner updates, for each
+evaluation seed, by the problem's evaluation learner (:class:`~metarl.problem.Evaluator`): a
+batched learner adapts every method x seed x task at once (in chunks of at most the evaluator's
+``max_tasks``), each adaptation drawing the random numbers it would draw alone
+(:class:`~metarl.envs.task_streams.TaskBlocks`). Its score after each k is recorded: the mean
+return of the episodes collected after k PPO updates, or the mean squared error after k SGD
+steps. Trained
 methods start from their evaluated checkpoint (the last, or the best on the validation tasks:
 :mod:`metarl.runs.selection`), ``scratch`` from a random initialisation per seed, and other
 baselines (``sb3``) as the problem runs them. Methods are evaluated with the same generator seed
@@ -20,8 +23,11 @@ checkpoint is chosen on the validation tasks, ``selection.csv`` (``method,iterat
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,7 @@ import torch
 
 from metarl.agents.param_tree import Params
 from metarl.config import TRAINED, resolve_device
+from metarl.machine import use_threads
 from metarl.memory import check_memory
 from metarl.problem import Evaluator
 from metarl.problems import problem_of
@@ -43,7 +50,8 @@ Row = dict[str, float | str | int]
 
 def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
                  force: bool = True, quiet: bool = False, memory_limit: float | None = None,
-                 check_size: bool = True) -> list[Row]:
+                 check_size: bool = True, timings: dict[str, float] | None = None,
+                 jobs: int = 1) -> list[Row]:
     """Evaluate a run's methods on its test tasks; writes ``eval/`` and returns the summary rows.
 
     :param run: the run directory (its config gives the problem, network and inner settings).
@@ -54,39 +62,40 @@ def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
     :param memory_limit: GB the evaluation may use (default: the run's ``run.memory_limit``).
     :param check_size: refuse, before any work, an evaluation whose estimated memory does not
         fit (``metarl train`` checked it before training).
+    :param timings: filled with the seconds of each part: ``select`` (the checkpoints),
+        ``adapt`` (every method x seed), ``oracle`` (the wait for it, with ``jobs`` > 1).
+    :param jobs: with 2 or more, the oracle trains in a process of its own (``run.threads``
+        threads) while this one adapts every method (the same numbers).
     """
     config = run.load_config()
     device = device or resolve_device(config.run.device)
     if (run.eval / "curves.csv").exists() and not force:
         raise FileExistsError(f"{run.eval / 'curves.csv'} exists; pass --force to replace it")
     problem = problem_of(config)
+    limit = config.run.memory_limit if memory_limit is None else memory_limit
     if check_size:
-        limit = config.run.memory_limit if memory_limit is None else memory_limit
         check_memory(problem.memory_needs(config, False, settings), limit, device)
     evaluator = problem.evaluator(config, settings)
     learner = evaluator.learner
     tasks = learner.sample_tasks(settings.test_tasks, split=settings.split, device=device)
     began = time.perf_counter()
-    selections = select_checkpoints(run, settings, evaluator, device)
-    trained = {m: {k: v.to(device) for k, v in s.theta.items()} for m, s in selections.items()}
-    rows: list[Row] = []
-    samples = evaluator.samples_per_update
-    for seed in settings.seeds:
-        for method in settings.methods:
-            if method in trained or method == "scratch":
-                theta = (trained[method] if method != "scratch"
-                         else evaluator.initial_theta(seed, device))
-                curves = {method: learner.evaluation_curve(theta, tasks, settings.updates, seed)}
-                own = evaluator.own_rule(method)
-                if own is not None:
-                    curves[own] = evaluator.own_rule_curve(method, theta, tasks,
-                                                           settings.updates, seed)
-            else:
-                curves = {method: evaluator.baseline_curve(method, tasks, settings.updates, seed)}
-            for label, curve in curves.items():
-                evaluator.check_curve(label, seed, curve)
-                rows += curve_rows(label, seed, curve, evaluator.score, samples)
-    oracle = evaluator.oracle(tasks, device)
+    clock = {"select": began}
+    selections = select_checkpoints(run, settings, evaluator, device, limit)
+    clock["adapt"] = time.perf_counter()
+    oracle_pool = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                   if jobs > 1 and evaluator.has_oracle else None)
+    with oracle_pool or contextlib.nullcontext():
+        oracle_rows = (oracle_pool.submit(_oracle_in_child, config, settings, str(device), tasks)
+                       if oracle_pool is not None else None)
+        rows = adapt_all(evaluator, settings, selections, tasks, device, limit)
+        clock["oracle"] = time.perf_counter()
+        oracle = (oracle_rows.result() if oracle_rows is not None
+                  else evaluator.oracle(tasks, device))
+    clock["end"] = time.perf_counter()
+    if timings is not None:
+        times = list(clock.values())
+        timings.update({part: end - start for part, start, end
+                        in zip(clock, times, times[1:], strict=False)})
     summary, text = write_results(run.eval, rows, oracle, evaluator,
                                   [s.describe() for s in selections.values()])
     if not quiet:
@@ -95,12 +104,51 @@ def evaluate_run(run: RunDir, settings: Any, device: torch.device | None = None,
     return summary
 
 
-def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device: torch.device
-                       ) -> dict[str, Selection]:
+def _oracle_in_child(config: Any, settings: Any, device: str, tasks: Any) -> list[Row]:
+    """The evaluator's oracle rows, computed in a process of its own."""
+    use_threads(config.run.threads)
+    return problem_of(config).evaluator(config, settings).oracle(tasks, torch.device(device))
+
+
+def adapt_all(evaluator: Evaluator, settings: Any, selections: dict[str, Selection], tasks: Any,
+              device: torch.device, memory_limit: float = 0.0) -> list[Row]:
+    """``curves.csv`` rows of every method and seed: the trained methods (from their selected
+    checkpoints) and scratch adapted together (:meth:`~metarl.meta.learner.InnerLearner.
+    evaluation_curves`), the methods' own rules and the other baselines one by one."""
+    learner = evaluator.learner
+    trained = {m: {k: v.to(device) for k, v in s.theta.items()} for m, s in selections.items()}
+    rows: list[Row] = []
+    samples = evaluator.samples_per_update
+    adapted = [(method, seed) for seed in settings.seeds for method in settings.methods
+               if method in trained or method == "scratch"]
+    starts = [(trained[method] if method != "scratch" else evaluator.initial_theta(seed, device),
+               seed) for method, seed in adapted]
+    at_once = evaluator.max_tasks(device, memory_limit)
+    batched = dict(zip(adapted, learner.evaluation_curves(starts, tasks, settings.updates,
+                                                          at_once), strict=True))
+    for seed in settings.seeds:
+        for method in settings.methods:
+            if (method, seed) in batched:
+                curves = {method: batched[method, seed]}
+                own = evaluator.own_rule(method)
+                if own is not None:
+                    curves[own] = evaluator.own_rule_curve(method, starts[adapted.index(
+                        (method, seed))][0], tasks, settings.updates, seed)
+            else:
+                curves = {method: evaluator.baseline_curve(method, tasks, settings.updates, seed)}
+            for label, curve in curves.items():
+                evaluator.check_curve(label, seed, curve)
+                rows += curve_rows(label, seed, curve, evaluator.score, samples)
+    return rows
+
+
+def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device: torch.device,
+                       memory_limit: float = 0.0) -> dict[str, Selection]:
     """The checkpoint of every trained method in ``settings.methods`` under the evaluator's
     rule; with ``best_val``, scored on the first ``test_tasks`` validation tasks with the
-    evaluation's learner (or the method's own rule, where it has one) and first seed, and
-    written to ``eval/selection.csv``."""
+    evaluation's learner (or the method's own rule, where it has one) and first seed, all of
+    a method's checkpoints in one batch (within ``memory_limit`` GB, 0: the device's free
+    memory), and written to ``eval/selection.csv``."""
     trained = [m for m in settings.methods if m in TRAINED]
     rule = evaluator.checkpoint_rule
     template = evaluator.initial_theta(0, torch.device("cpu"))  # the run's network's shapes
@@ -110,17 +158,19 @@ def select_checkpoints(run: RunDir, settings: Any, evaluator: Evaluator, device:
     learner = evaluator.learner
     val = learner.sample_tasks(settings.test_tasks, split="val", device=device)
 
-    def curve_of(method: str) -> Callable[[Params], torch.Tensor]:
-        def curve(theta: Params) -> torch.Tensor:
-            on_device = {k: v.to(device) for k, v in theta.items()}
+    def curves_of(method: str) -> Callable[[list[Params]], torch.Tensor]:
+        def curves(thetas: list[Params]) -> torch.Tensor:
+            on_device = [{k: v.to(device) for k, v in theta.items()} for theta in thetas]
+            seed = settings.seeds[0]
             if evaluator.own_rule(method) is not None:
-                return evaluator.own_rule_curve(method, on_device, val, settings.updates,
-                                                settings.seeds[0])
-            return learner.evaluation_curve(on_device, val, settings.updates,
-                                            settings.seeds[0])
-        return curve
+                return torch.stack([evaluator.own_rule_curve(method, theta, val, settings.updates,
+                                                             seed) for theta in on_device])
+            return learner.evaluation_curves([(theta, seed) for theta in on_device], val,
+                                             settings.updates,
+                                             evaluator.max_tasks(device, memory_limit))
+        return curves
 
-    selections = {m: select_checkpoint(run, m, rule, curve_of(m), template,
+    selections = {m: select_checkpoint(run, m, rule, curves_of(m), template,
                                        evaluator.own_rule(m)) for m in trained}
     run.eval.mkdir(parents=True, exist_ok=True)
     write_csv(run.eval / "selection.csv", SELECTION_COLUMNS,

@@ -1,4 +1,5 @@
-"""A one-line description of the machine, printed above every benchmark table."""
+"""The machine a run uses: its one-line description (above every benchmark table) and torch's
+CPU threads."""
 
 from __future__ import annotations
 
@@ -27,3 +28,9 @@ def describe_machine(device: torch.device | None = None) -> str:
     if device is not None and device.type == "cuda":
         text += f", {torch.cuda.get_device_name(device)}"
     return text
+
+
+def use_threads(threads: int) -> None:
+    """Give torch ``threads`` intra-op CPU threads (``run.threads``; 0 keeps torch's default)."""
+    if threads > 0:
+        torch.set_num_threads(threads)

@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import torch
 
+from metarl.meta.trainer import CPU_TASK_CHUNK
+
 GB = 1e9
 FLOAT_BYTES = 4
 
@@ -47,9 +49,34 @@ def mlp_parameters(sizes: Sequence[int]) -> int:
 
 def tasks_at_once(meta_batch: int, task_chunk: int, processes: int = 1) -> int:
     """The tasks one process adapts at once: its share of the meta-batch, at most
-    ``task_chunk`` of them (0: no chunks)."""
+    ``task_chunk`` of them (0: no chunks; :meth:`~metarl.meta.trainer.MetaConfig.chunk`)."""
     share = math.ceil(meta_batch / processes)
     return min(share, task_chunk) if task_chunk else share
+
+
+def chunk_bytes(meta_batch: int, tasks: int, processes: int, draw_floats: float,
+                parameters: int) -> float:
+    """Bytes a meta-batch adapted ``tasks`` at a time (chunks, or a share per process) needs
+    beyond one chunk's adaptation: every draw is made for the whole meta-batch and cut
+    (:class:`~metarl.envs.task_streams.TaskShard`; ``draw_floats`` per task for the largest),
+    and every chunk's outer direction (``parameters``) is kept until the outer step."""
+    share = math.ceil(meta_batch / processes)
+    if tasks >= meta_batch:
+        return 0.0
+    return (meta_batch * draw_floats + math.ceil(share / tasks) * parameters) * FLOAT_BYTES
+
+
+def tasks_per_call(device: torch.device, bytes_per_task: float, limit_gb: float = 0.0) -> int:
+    """How many tasks a batched learner adapts in one call where it may choose (the evaluation's
+    methods x seeds): on the CPU :data:`~metarl.meta.trainer.CPU_TASK_CHUNK` (as meta-training's
+    ``meta.task_chunk = "auto"``), on a GPU as many as fit in half of
+    ``limit_gb`` (``run.memory_limit``; 0: the device's free memory)."""
+    if device.type == "cpu":
+        return CPU_TASK_CHUNK
+    found = (limit_gb * GB, "") if limit_gb > 0 else available_bytes(device)
+    if found is None or bytes_per_task <= 0:
+        return 0
+    return max(1, int(found[0] / 2 // bytes_per_task))
 
 
 def adaptation_bytes(tasks: int, samples: int, sample_floats: float, parameters: int,

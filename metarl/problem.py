@@ -125,6 +125,12 @@ class Evaluator(ABC):
         """Which checkpoint of each trained method is evaluated (``last``, ``best_val``)."""
         return "last"
 
+    def max_tasks(self, device: torch.device, limit_gb: float = 0.0) -> int:
+        """The most tasks the learner adapts at once when it adapts several initialisations
+        together (:meth:`~metarl.meta.learner.InnerLearner.evaluation_curves`) on ``device``
+        with ``limit_gb`` of memory (0: what it has free); 0: no limit (the default)."""
+        return 0
+
     @property
     def samples_per_update(self) -> int | None:
         """Samples per task and update (the ``env_steps`` column; ``None``: no such column)."""
@@ -150,6 +156,11 @@ class Evaluator(ABC):
 
     def check_curve(self, method: str, seed: int, curve: torch.Tensor) -> None:  # noqa: B027
         """A one-line error when a curve cannot be scored (default: every curve can)."""
+
+    @property
+    def has_oracle(self) -> bool:
+        """Whether :meth:`oracle` trains anything (default: no)."""
+        return False
 
     def oracle(self, tasks: Any, device: torch.device) -> list[dict[str, float | str | int]]:
         """``oracle.csv`` rows: each task's score after long training from scratch (default:

@@ -1,7 +1,8 @@
 """``metarl train``: meta-train, train the baselines, evaluate and plot, resumably (any problem).
 
-The trained methods run one after the other from the same initial theta and seed: Reptile, then
-first-order MAML and multi-task pretraining when ``eval.methods`` lists them. Each writes
+The trained methods run from the same initial theta and seed: Reptile, then first-order MAML
+and multi-task pretraining when ``eval.methods`` lists them, side by side in ``run.jobs``
+processes (by default one per core on a CPU) or one after the other. Each writes
 checkpoints to ``checkpoints/<method>/`` every ``run.checkpoint_every`` meta-iterations and at its
 end; ``--resume`` continues each from its newest checkpoint exactly as if it had not stopped.
 Ctrl-C finishes the current meta-iteration, writes a checkpoint and stops; a NaN or Inf in an
@@ -14,9 +15,11 @@ pretraining baseline, evaluates and plots while the other ranks finish.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,6 +29,7 @@ import torch
 from metarl.agents.param_tree import Params
 from metarl.config import TRAINED, first_difference, resolve_device
 from metarl.evaluation import evaluate_run
+from metarl.machine import use_threads
 from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.plotting import plot_run
@@ -40,7 +44,7 @@ from metarl.runs.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from metarl.runs.metrics import MetricsLog, check_wandb
+from metarl.runs.metrics import MetricsLog, check_wandb, prepare_metrics
 from metarl.runs.progress import Progress
 from metarl.runs.provenance import record_invocation
 from metarl.runs.run_dir import RunDir, prepare_run_dir
@@ -72,16 +76,21 @@ def make_trainer(method: str, config: Config, device: torch.device,
 
 
 class _SigintFlag:
-    """While active, the first Ctrl-C sets :attr:`raised`; a second one aborts at once."""
+    """While active, the first Ctrl-C sets :attr:`raised`; a second one aborts at once.
 
-    def __init__(self) -> None:
+    :param quiet: say nothing (the processes training side by side say it).
+    """
+
+    def __init__(self, quiet: bool = False) -> None:
         self.raised = False
+        self.quiet = quiet
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.raised = True
-        print("\nCtrl-C: finishing this meta-iteration, then writing a checkpoint "
-              "(press again to abort without one)", file=sys.stderr)
+        if not self.quiet:
+            print("\nCtrl-C: finishing this meta-iteration, then writing a checkpoint "
+                  "(press again to abort without one)", file=sys.stderr)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def __enter__(self) -> _SigintFlag:
@@ -220,6 +229,59 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
     return trainer.theta
 
 
+def _train_in_child(run: Path, method: str, config: Config, device: str) -> float:
+    """:func:`train_method` in a process of its own, quietly; returns its wall time."""
+    use_threads(config.run.threads)
+    began = time.perf_counter()
+    train_method(RunDir(run), method, config, torch.device(device), quiet=True)
+    return time.perf_counter() - began
+
+
+def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: torch.device,
+                       jobs: int, quiet: bool = False) -> None:
+    """Train (or resume) ``methods`` in ``jobs`` processes side by side, each as
+    :func:`train_method` would in this one (the same numbers, the same files).
+
+    Every method's rows of ``metrics.csv`` are prepared here first, so that the processes only
+    append to it. Ctrl-C reaches every process: each running method finishes its meta-iteration
+    and writes a checkpoint, and the methods not yet started are left for ``--resume``.
+    """
+    for method in methods:
+        found = checkpoints_by_iteration(run.checkpoints(method))
+        fields = make_trainer(method, config, torch.device("cpu")).record_fields
+        prepare_metrics(run, method, fields, max(found) if found else 0)
+    if not quiet:
+        print(f"training {', '.join(methods)} side by side: {jobs} processes of "
+              f"{config.run.threads or 'all'} torch thread(s) (run.jobs); progress in "
+              f"{run.metrics}", flush=True)
+    errors: list[BaseException] = []
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+            _SigintFlag(quiet=True) as sigint:
+        futures = {pool.submit(_train_in_child, run.path, method, config, str(device)): method
+                   for method in methods}
+        for future in as_completed(futures):
+            try:
+                seconds = future.result()
+            except Exception as err:  # each method's error is reported below
+                errors.append(err)
+                for pending in futures:
+                    pending.cancel()  # a method not yet started waits for --resume
+                continue
+            if not quiet:
+                print(f"{futures[future]}: trained in {seconds:.0f} s", flush=True)
+            if sigint.raised:
+                for pending in futures:
+                    pending.cancel()
+    for kind in (TrainingDiverged, ValueError, Interrupted, Exception):
+        found_errors = [e for e in errors if isinstance(e, kind)]
+        if found_errors:
+            if kind is Interrupted:
+                raise Interrupted("; ".join(str(e) for e in found_errors))
+            raise found_errors[0]
+    if sigint.raised:
+        raise Interrupted("interrupted before every method was trained")
+
+
 def train_run(config: Config, out: Path, resume: bool = False, force: bool = False,
               evaluate: bool = True, quiet: bool = False,
               dist: Distributed | None = None, command: list[str] | None = None) -> RunDir:
@@ -230,6 +292,7 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
     baseline, evaluates and plots. ``command`` (default ``sys.argv``) goes to ``run.toml``.
     """
     device = resolve_device(config.run.device)
+    use_threads(config.run.threads)
     torch.manual_seed(config.run.seed)  # nothing should draw from it; pinned all the same
     # before the run directory is written: a bad setting stops the command with its one-line
     # error and leaves nothing behind (under torchrun, on every rank if one rank refuses)
@@ -249,7 +312,11 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
         dist.check_all(lambda: check_config(config, evaluate, dist.world_size, device),
                        "checking the config", device)
         run = RunDir(dist.on_main(prepare, "preparing the run directory and checkpoints"))
-    for method in trained_methods(config):
+    methods = trained_methods(config)
+    jobs = config.run.processes(len(methods)) if dist is None else 1
+    if jobs > 1:
+        train_side_by_side(run, methods, config, device, jobs, quiet)
+    for method in methods if jobs == 1 else ():
         if dist is None:
             train_method(run, method, config, device, quiet)
         elif method in DISTRIBUTED:
@@ -263,6 +330,7 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
             print(f"{run.eval / 'curves.csv'} exists: kept (metarl evaluate {run.path} --force "
                   "redoes it)")
         else:
-            evaluate_run(run, config.eval, device=device, quiet=quiet, check_size=False)
+            evaluate_run(run, config.eval, device=device, quiet=quiet, check_size=False,
+                         jobs=config.run.processes(2))
         plot_run(run)
     return run

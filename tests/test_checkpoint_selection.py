@@ -36,10 +36,10 @@ def _run_with_checkpoints(tmp_path, values: dict[int, float]) -> RunDir:
 
 
 def _curves(table: dict[float, list[float]]):
-    """``returns_of`` that reads a theta's [K + 1, 2 tasks] returns from ``table``."""
-    def returns_of(theta):
-        returns = torch.tensor(table[theta["w"].item()])
-        return torch.stack([returns, returns], dim=1)
+    """``returns_of`` that reads each theta's [K + 1, 2 tasks] returns from ``table``."""
+    def returns_of(thetas):
+        returns = [torch.tensor(table[theta["w"].item()]) for theta in thetas]
+        return torch.stack([torch.stack([r, r], dim=1) for r in returns])
     return returns_of
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from metarl.config import ConfigError, config_differences, dump_config
+from metarl.meta.trainer import CPU_TASK_CHUNK, MetaConfig
 from metarl.problems import config_from_dict, load_config
 from metarl.rl.components import build_components
 from metarl.rl.config import ExperimentConfig
@@ -42,7 +43,9 @@ def test_defaults_types_and_overrides(tmp_path):
     ("[ppo]\nnum_envs = 0\n", "ppo.num_envs=0 must be a positive integer"),
     ("[ppo]\ngamma = 1.5\n", "ppo.gamma=1.5 must be in [0, 1]"),
     ("[meta]\nepsilon = -1\n", "meta.epsilon=-1.0 must be > 0"),
-    ("[meta]\ntask_chunk = -2\n", "meta.task_chunk=-2 must be a non-negative integer"),
+    ("[meta]\ntask_chunk = -2\n", "meta.task_chunk=-2 must be \"auto\" or a non-negative integer"),
+    ("[meta]\ntask_chunk = 'fast'\n", "meta.task_chunk='fast' must be \"auto\" or a non-negative"),
+    ("[run]\nthreads = -1\n", "run.threads=-1 must be a non-negative integer"),
     ("[meta]\ngroups = ['torso']\n", "meta.groups=['torso'] must be a non-empty list of"),
     ("[env]\nfamily = 'Mars'\n", "env.family='Mars' must be one of Navigation2D, CartPoleMass"),
     ("[eval]\nmethods = ['reptile', 'protonet']\n", "eval.methods=['reptile', 'protonet'] must be"),
@@ -128,3 +131,13 @@ def test_normalize_actions_needs_a_box_family_and_reaches_the_family():
         config_from_dict({"env": {"family": "CartPoleMass", "normalize_actions": True}})
     assert "env.normalize_actions=true needs a Box action space" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_task_chunk_auto_chunks_on_the_cpu_only_and_never_for_maml():
+    auto = MetaConfig()
+    assert auto.task_chunk == "auto"
+    assert auto.chunk("cpu") == CPU_TASK_CHUNK and auto.chunk("cuda") == 0
+    assert auto.chunk("cpu", "maml") == 0
+    assert MetaConfig(task_chunk=7).chunk("cuda") == 7
+    loaded = config_from_dict({"meta": {"task_chunk": "auto"}, "run": {"threads": 0}})
+    assert loaded.meta.task_chunk == "auto" and loaded.run.threads == 0

@@ -16,7 +16,7 @@ from metarl.agents.regressor import MLPRegressor
 from metarl.agents.supervised import SupervisedConfig, SupervisedLearner
 from metarl.config import dump_config
 from metarl.envs.sine import SineRegression
-from metarl.envs.task_shard import TaskShard
+from metarl.envs.task_streams import TaskShard
 from metarl.meta.distributed import Distributed, task_range
 from metarl.problem import initial_theta
 from metarl.problems import config_from_dict
@@ -81,7 +81,7 @@ def test_task_shard_rejects_bad_ranges_and_shapes():
         TaskShard(gen, 3, 2, 5)
     sine = SineRegression()
     tasks = sine.tasks.sample(3, torch.Generator().manual_seed(0))
-    with pytest.raises(ValueError, match="does not lead with the shard's 2 tasks"):
+    with pytest.raises(ValueError, match="does not lead with the 2 tasks of TaskShard"):
         sine.sample_points(tasks, 4, TaskShard(gen, 0, 2, 5))
 
 

@@ -44,7 +44,8 @@ def _one_line_error(capsys) -> str:
 
 # ------------------------------------------------------------------ sizes that cannot fit
 @pytest.mark.parametrize(("setting", "named"), [
-    ("meta.meta_batch=100000000", "meta.meta_batch=100000000"),
+    # chunked on the CPU (meta.task_chunk = "auto"), 10^8 tasks would fit in a few GB
+    ("meta.meta_batch=10000000000", "meta.meta_batch=10000000000"),
     ("eval.test_tasks=100000000", "eval.test_tasks=100000000"),
     ("policy.hidden=[100000000]", "policy.hidden=[100000000]"),
     ("ppo.num_steps=1000000000", "1000000000 steps"),

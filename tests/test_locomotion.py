@@ -25,7 +25,7 @@ from metarl.envs import (
     make_batch_env,
     make_family,
 )
-from metarl.envs.task_shard import TaskShard
+from metarl.envs.task_streams import TaskShard
 from metarl.problems import config_from_dict
 from metarl.training import train_run
 

@@ -6,7 +6,7 @@
 NCCL on GPUs (one GPU per process, ``cuda:LOCAL_RANK``). Each meta-iteration:
 
 * every rank samples the same meta-batch of ``T`` tasks (same seed) and adapts its contiguous
-  share, drawing its random numbers through a :class:`~metarl.envs.task_shard.TaskShard` so that
+  share, drawing its random numbers through a :class:`~metarl.envs.task_streams.TaskShard` so that
   a task sees the numbers it would see in a single process;
 * one ``all_reduce`` (sum, float64) of a flat vector carries the sum of the ranks' outer
   directions (Reptile's ``phi_i - theta``, first-order MAML's gradients), every per-task number of

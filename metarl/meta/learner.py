@@ -5,7 +5,8 @@ environments or losses. It samples a meta-batch of tasks, has the inner learner 
 initialisation to all of them at once, turns the adapted parameters (Reptile) or the gradients
 at them (first-order MAML) into an outer step, and asks the learner for a validation score and a
 record of the step. The evaluation and checkpoint selection ask every learner for one thing, its
-adaptation curve ``[K + 1, T]`` (:meth:`InnerLearner.evaluation_curve`). Learners:
+adaptation curve ``[K + 1, T]`` (:meth:`InnerLearner.evaluation_curve`), or several at once
+(:meth:`InnerLearner.evaluation_curves`). Learners:
 
 * :class:`metarl.rl.learner.PPOLearner`: batched PPO on an environment family;
 * :class:`metarl.rl.sb3.learner.SB3Learner`: stable-baselines3 PPO, task by task (Reptile only);
@@ -14,6 +15,7 @@ adaptation curve ``[K + 1, T]`` (:meth:`InnerLearner.evaluation_curve`). Learner
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
@@ -86,6 +88,13 @@ class InnerLearner(Protocol):
         from ``theta`` (mean episode return, mean squared error); uses its own generator seeded
         by ``seed`` and changes no training state."""
 
+    def evaluation_curves(self, starts: Sequence[tuple[Params, int]], tasks: Any, steps: int,
+                          max_tasks: int = 0) -> torch.Tensor:
+        """``[len(starts), steps + 1, T]``: :meth:`evaluation_curve` of every ``(theta, seed)``
+        start on the same tasks, each equal (up to float rounding) to its curve computed alone;
+        a batched learner adapts them together, at most ``max_tasks`` tasks at once (0: no
+        limit; :func:`curves_one_by_one` is the plain loop)."""
+
     def validate(self, theta: Params, tasks: Any, steps: int, seed: int) -> float:
         """Validation score (higher or lower is better, as the record says) after ``steps``
         updates: the mean over ``tasks`` of the last row of :meth:`evaluation_curve`."""
@@ -146,6 +155,13 @@ class MamlLearner(InnerLearner, Protocol):
                        generator: torch.Generator) -> MetaObjective:
         """Collect the inner and query data of ``tasks`` with ``steps`` inner steps from
         ``theta`` and return the objective over them."""
+
+
+def curves_one_by_one(learner: InnerLearner, starts: Sequence[tuple[Params, int]], tasks: Any,
+                      steps: int) -> torch.Tensor:
+    """:meth:`InnerLearner.evaluation_curves` of a learner that adapts one start at a time."""
+    return torch.stack([learner.evaluation_curve(theta, tasks, steps, seed)
+                        for theta, seed in starts])
 
 
 def update_norm(theta: Params, before: Params) -> float:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, Protocol
 import torch
 
 from metarl.agents.param_tree import Params, flatten
-from metarl.envs.task_shard import AnyGenerator, TaskShard
+from metarl.envs.task_streams import AnyGenerator, TaskShard
 from metarl.meta.distributed import Distributed
 from metarl.meta.fomaml import FomamlConfig, fomaml_direction
 from metarl.meta.groups import GROUPS
@@ -80,6 +80,13 @@ class Trainer(Protocol):
         """Restore :meth:`state_dict`'s output."""
 
 
+#: ``meta.task_chunk = "auto"`` on a CPU: the tasks adapted at once. The batched update is bound by
+#: the cores' arithmetic from a few tasks on, so larger batches gain nothing there, and past about
+#: 100 tasks (of 20 envs x 100 steps) each task's tensors spill the caches and every task runs
+#: slower (experiments/results/bench_scale.txt). The evaluation adapts as many at once.
+CPU_TASK_CHUNK = 100
+
+
 @dataclass(frozen=True)
 class MetaConfig:
     """Outer-loop settings (shared by Reptile, first-order MAML and multi-task pretraining).
@@ -101,10 +108,11 @@ class MetaConfig:
     :param val_every: validate every this many outer steps (and after the last).
     :param val_updates: inner updates before the validation return is read.
     :param task_chunk: adapt at most this many tasks at once (per process), one chunk after the
-        other (0: the whole meta-batch or share at once). Results equal the unchunked run's up to
-        float rounding (each chunk draws its tasks' numbers as a process does); on a CPU, chunks
-        of about 100 tasks run large meta-batches faster (1000 Navigation2D tasks: 1.95x) and in
-        less memory.
+        other (0: the whole meta-batch or share at once); ``"auto"`` (the default):
+        :data:`CPU_TASK_CHUNK` on a CPU, the whole meta-batch on a GPU and for MAML. Results
+        equal the unchunked run's up to float rounding (each chunk draws its tasks' numbers as a
+        process does); on a CPU, chunks of about 100 tasks run large meta-batches faster (1000
+        Navigation2D tasks: 1.95x) and in less memory.
     """
 
     meta_iterations: int = 100
@@ -118,7 +126,7 @@ class MetaConfig:
     val_tasks: int = 20
     val_every: int = 10
     val_updates: int = 1
-    task_chunk: int = 0
+    task_chunk: int | str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("meta_iterations", "meta_batch", "inner_iterations", "val_tasks",
@@ -126,10 +134,14 @@ class MetaConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"meta.{name}={value!r} must be a positive integer")
-        for name in ("val_updates", "task_chunk"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"meta.{name}={value!r} must be a non-negative integer")
+        value = self.val_updates
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"meta.val_updates={value!r} must be a non-negative integer")
+        value = self.task_chunk
+        if value != "auto" and (not isinstance(value, int) or isinstance(value, bool)
+                                or value < 0):
+            raise ValueError(f"meta.task_chunk={value!r} must be \"auto\" or a non-negative "
+                             "integer")
         if not self.epsilon > 0:
             raise ValueError(f"meta.epsilon={self.epsilon!r} must be > 0")
         if self.outer_optimizer not in OUTER_OPTIMIZERS:
@@ -142,6 +154,13 @@ class MetaConfig:
             raise ValueError(f"meta.groups={list(self.groups)!r} must be a non-empty list of "
                              f"{', '.join(GROUPS)}")
 
+    def chunk(self, device_type: str, algorithm: str = "reptile") -> int:
+        """The tasks adapted at once (0: the whole meta-batch or share) on a ``device_type``
+        (``cpu``, ``cuda``) device: ``task_chunk``, or what ``"auto"`` chooses there (MAML
+        differentiates through the whole meta-batch at once)."""
+        if self.task_chunk != "auto":
+            return int(self.task_chunk)
+        return CPU_TASK_CHUNK if device_type == "cpu" and algorithm != "maml" else 0
 
     def validates_at(self, iteration: int) -> bool:
         """Whether the validation return is measured after outer step ``iteration``."""
@@ -219,12 +238,13 @@ class MetaTrainer:
             if not isinstance(learner, MamlLearner):
                 raise ValueError(f"MAML needs a learner that builds the post-adaptation "
                                  f"objective; {type(learner).__name__} cannot")
-            if dist is not None or config.task_chunk:
+            if dist is not None or config.chunk("cpu", algorithm):
                 raise ValueError("maml adapts the whole meta-batch in one process: run it "
-                                 "without torchrun and with meta.task_chunk = 0")
+                                 "without torchrun and with meta.task_chunk = 0 or \"auto\"")
         self.learner, self.config, self.seed, self.algorithm = learner, config, seed, algorithm
         self.maml = maml or MamlConfig()
         self.device = next(iter(theta.values())).device
+        self.task_chunk = config.chunk(self.device.type, algorithm)
         self.task_gen = torch.Generator().manual_seed(seed)
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         names = learner.meta_names(theta, self.maml.groups if algorithm == "maml"
@@ -289,7 +309,7 @@ class MetaTrainer:
             self.dist.task_range(cfg.meta_batch)
         if self.algorithm == "maml":
             share = self._maml(tasks)
-        elif self.dist is None and not 0 < cfg.task_chunk < cfg.meta_batch:
+        elif self.dist is None and not 0 < self.task_chunk < cfg.meta_batch:
             share = self._adapt(tasks, self.gen)  # the whole batch, plain generator
         else:
             share = self._adapt_in_chunks(tasks, start, stop)
@@ -335,11 +355,11 @@ class MetaTrainer:
                       step.fraction if self.maml.optimizer == "trpo" else None)
 
     def _adapt_in_chunks(self, tasks: Any, start: int, stop: int) -> _Share:
-        """Adapt tasks ``start:stop`` of the meta-batch, ``meta.task_chunk`` at a time, each
+        """Adapt tasks ``start:stop`` of the meta-batch, :attr:`task_chunk` at a time, each
         chunk through a :class:`TaskShard` from the same generator state, so that every task
         draws what it would draw in one batch; the generator ends as after one chunk."""
         cfg = self.config
-        size = cfg.task_chunk or stop - start
+        size = self.task_chunk or stop - start
         snapshot = self.gen.get_state()
         shares = []
         for first in range(start, stop, size):

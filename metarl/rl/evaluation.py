@@ -23,10 +23,12 @@ from metarl.agents.param_tree import Params
 from metarl.agents.ppo import PPO
 from metarl.agents.vpg import VPG
 from metarl.envs import FAMILIES, TaskParams
+from metarl.memory import tasks_per_call
 from metarl.meta.learner import InnerLearner
 from metarl.problem import Evaluator, SummaryStyle, initial_theta
 from metarl.rl.config import EvalConfig, ExperimentConfig
 from metarl.rl.maml import vpg_curve
+from metarl.rl.memory import ppo_bytes
 from metarl.rl.sb3.runner import sb3_scratch_returns
 
 
@@ -56,6 +58,11 @@ class RLEvaluator(Evaluator):
     def checkpoint_rule(self) -> str:
         """``eval.checkpoint``: the last checkpoint, or the best on the validation tasks."""
         return str(self.settings.checkpoint)
+
+    def max_tasks(self, device: torch.device, limit_gb: float = 0.0) -> int:
+        """:func:`~metarl.memory.tasks_per_call` with the evaluation's PPO memory per task."""
+        per_task = ppo_bytes(self.ppo.family, self.policy.hidden, self.ppo.config, 1)
+        return tasks_per_call(device, per_task, limit_gb)
 
     @property
     def samples_per_update(self) -> int:
@@ -95,6 +102,11 @@ class RLEvaluator(Evaluator):
                 f"completed no episode in a rollout of {self.ppo.config.num_steps} steps, so "
                 "they have no return to score; give the evaluation longer rollouts "
                 "(eval.ppo.num_steps)")
+
+    @property
+    def has_oracle(self) -> bool:
+        """Whether ``eval.oracle_iterations`` asks for an oracle."""
+        return bool(self.settings.oracle_iterations)
 
     def oracle(self, tasks: TaskParams, device: torch.device
                ) -> list[dict[str, float | str | int]]:

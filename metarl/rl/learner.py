@@ -10,16 +10,17 @@ the vanilla policy gradient with advantages.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 
-from metarl.agents.param_tree import Params
+from metarl.agents.param_tree import Params, stack
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.rollout import collect
 from metarl.agents.vpg import VPG
 from metarl.envs import TaskParams, make_batch_env
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator, TaskBlocks
 from metarl.meta.groups import names_in_groups
 from metarl.meta.learner import Adaptation, QueryGradients, update_norm
 from metarl.rl.maml import RLMamlObjective, vpg_curve
@@ -69,8 +70,33 @@ def adaptation_returns(ppo: PPO, theta: Params, tasks: TaskParams, updates: int,
     ``seed`` (measuring never changes a training run). A task whose rollout completes no episode
     (``num_steps`` shorter than an episode) scores NaN; the evaluation refuses such settings
     (:func:`~metarl.rl.components.check_evaluation`)."""
-    gen = torch.Generator(device=tasks.device).manual_seed(seed)
-    return ppo.adapt(theta, tasks, updates, gen, evaluate_final=True).returns
+    return adaptation_curves(ppo, [(theta, seed)], tasks, updates)[0]
+
+
+def adaptation_curves(ppo: PPO, starts: Sequence[tuple[Params, int]], tasks: TaskParams,
+                      updates: int, max_tasks: int = 0) -> torch.Tensor:
+    """:func:`adaptation_returns` of several ``(theta, seed)`` starts on the same tasks, as
+    independent adaptations in one batch: ``[len(starts), updates + 1, T]``.
+
+    Each start is a block of :class:`~metarl.envs.task_streams.TaskBlocks` with its own
+    generator seeded ``seed``, so its curve is the one it has when adapted alone, up to float
+    rounding, whatever shares its batch.
+
+    :param max_tasks: adapt at most this many tasks at once (whole starts, at least one; 0: all
+        of them together).
+    """
+    num_tasks = tasks.num_tasks
+    per_call = max(1, max_tasks // num_tasks) if max_tasks else len(starts)
+    curves = []
+    for first in range(0, len(starts), per_call):
+        chunk = starts[first:first + per_call]
+        blocks = TaskBlocks.seeded([seed for _, seed in chunk], num_tasks, tasks.device)
+        init = {name: torch.cat([stack({name: theta[name]}, num_tasks)[name]
+                                 for theta, _ in chunk]) for name in chunk[0][0]}
+        batch = type(tasks).cat([tasks] * len(chunk)) if len(chunk) > 1 else tasks
+        returns = ppo.adapt(init, batch, updates, blocks, evaluate_final=True).returns
+        curves.append(returns.view(updates + 1, len(chunk), num_tasks).transpose(0, 1))
+    return torch.cat(curves)
 
 
 def make_record(iteration: int, env_steps: int, step_size: float, first_return: torch.Tensor,
@@ -176,6 +202,12 @@ class PPOLearner:
         """``[steps + 1, T]`` mean returns after k = 0..steps PPO updates
         (:func:`adaptation_returns`), on the CPU."""
         return adaptation_returns(self.ppo, theta, tasks, steps, seed).cpu()
+
+    def evaluation_curves(self, starts: Sequence[tuple[Params, int]], tasks: TaskParams,
+                          steps: int, max_tasks: int = 0) -> torch.Tensor:
+        """``[len(starts), steps + 1, T]``: :meth:`evaluation_curve` of every ``(theta, seed)``,
+        adapted together (:func:`adaptation_curves`), on the CPU."""
+        return adaptation_curves(self.ppo, starts, tasks, steps, max_tasks).cpu()
 
     def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
         """Mean return over ``tasks`` after ``steps`` PPO updates (VPG steps with a VPG inner

@@ -25,7 +25,7 @@ import torch
 from metarl.agents.param_tree import Params, stack
 from metarl.agents.vpg import VPG, VPGBatch, vpg_step
 from metarl.envs import TaskParams
-from metarl.envs.task_shard import AnyGenerator
+from metarl.envs.task_streams import AnyGenerator
 
 
 class RLMamlObjective:

@@ -14,23 +14,38 @@ from __future__ import annotations
 import math
 
 import gymnasium as gym
+import torch
 
 from metarl.agents.ppo import PPOConfig
 from metarl.envs import EnvFamily
 from metarl.envs.gym_tasks import GymTaskFamily
-from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters, tasks_at_once
+from metarl.memory import (
+    MemoryNeed,
+    adaptation_bytes,
+    chunk_bytes,
+    mlp_parameters,
+    tasks_at_once,
+)
 from metarl.rl.config import EvalConfig, ExperimentConfig
+
+
+def actor_critic_sizes(family: EnvFamily | GymTaskFamily, hidden: tuple[int, ...]
+                       ) -> tuple[int, int, int, int]:
+    """Floats per observation, per action (an int64 action: two) and per actor output, and the
+    actor-critic's parameters."""
+    obs = int(math.prod(family.observation_space.shape or (1,)))
+    space = family.action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
+    act = 2 if discrete else int(math.prod(space.shape or (1,)))
+    out = int(space.n) if discrete else act
+    parameters = mlp_parameters([obs, *hidden, out]) + mlp_parameters([obs, *hidden, 1]) + act
+    return obs, act, out, parameters
 
 
 def ppo_bytes(family: EnvFamily | GymTaskFamily, hidden: tuple[int, ...], ppo: PPOConfig,
               tasks: int) -> float:
     """Peak bytes of one batched PPO adaptation of ``tasks`` tasks with ``ppo``'s rollouts."""
-    obs = int(math.prod(family.observation_space.shape or (1,)))
-    space = family.action_space
-    discrete = isinstance(space, gym.spaces.Discrete)
-    act = 2 if discrete else int(math.prod(space.shape or (1,)))  # an int64 action: two floats
-    out = int(space.n) if discrete else act
-    parameters = mlp_parameters([obs, *hidden, out]) + mlp_parameters([obs, *hidden, 1]) + act
+    obs, act, out, parameters = actor_critic_sizes(family, hidden)
     samples = ppo.num_envs * ppo.num_steps
     sample_floats = 2 * (2 * obs + act + 4) + (obs + act + 4) + 2 * sum(hidden)
     minibatch = samples / ppo.num_minibatches
@@ -57,10 +72,13 @@ def memory_needs(config: ExperimentConfig, family: EnvFamily | GymTaskFamily, tr
     net = f"policy.hidden={list(hidden)}"
     needs = []
     if train:
-        tasks = tasks_at_once(meta.meta_batch, meta.task_chunk, processes)
+        chunk = meta.chunk(torch.device(config.run.device).type)
+        tasks = tasks_at_once(meta.meta_batch, chunk, processes)
         rollout = f"{ppo.num_envs} envs x {ppo.num_steps} steps, {net}"
+        obs, act, _, parameters = actor_critic_sizes(family, hidden)
         needs.append(MemoryNeed(
-            "meta-training", ppo_bytes(family, hidden, ppo, tasks),
+            "meta-training", ppo_bytes(family, hidden, ppo, tasks) + chunk_bytes(
+                meta.meta_batch, tasks, processes, ppo.num_envs * (obs + act), parameters),
             f"{tasks} tasks of meta.meta_batch={meta.meta_batch} at once x {rollout}",
             "meta.meta_batch (or set meta.task_chunk), ppo.num_envs, ppo.num_steps or "
             "policy.hidden"))

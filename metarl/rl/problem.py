@@ -83,10 +83,10 @@ class BatchedRL(Problem):
         """A ``gym`` family has no batched dynamics; MAML adapts its whole meta-batch at once."""
         if config.env.family == GYM_FAMILY:
             raise ValueError(GYM_NEEDS_SB3)
-        if "maml" in config.eval.methods and config.meta.task_chunk:
+        if "maml" in config.eval.methods and config.meta.task_chunk not in (0, "auto"):
             raise ValueError(f"meta.task_chunk={config.meta.task_chunk} with maml in "
                              "eval.methods: MAML differentiates through the whole meta-batch at "
-                             "once; set meta.task_chunk = 0")
+                             "once; set meta.task_chunk = 0 or \"auto\"")
 
     def check(self, config: ExperimentConfig, evaluate: bool) -> None:
         """The family, policy and PPO build; pretraining's and the evaluation's settings fit

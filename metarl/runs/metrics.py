@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 from typing import Any
 
 from metarl.meta.learner import Record
@@ -36,6 +37,38 @@ def check_wandb(settings: dict[str, Any]) -> None:
                          "-e \".[wandb]\" (or leave run.wandb out)")
 
 
+def metrics_columns(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``metrics.csv`` for records with ``fields``."""
+    return ("method", *fields, "wall_time_s")
+
+
+def prepare_metrics(run: RunDir, method: str, fields: tuple[str, ...], resume_from: int = 0
+                    ) -> None:
+    """Create ``metrics.csv`` (its header) if it does not exist, and drop the rows of
+    ``method`` after meta-iteration ``resume_from`` (left by a run stopped after its last
+    checkpoint, to be recomputed identically). Methods trained side by side in several processes
+    each have theirs prepared before any starts, so that no process rewrites the file while
+    another appends to it."""
+    path, columns = run.metrics, metrics_columns(fields)
+    if not path.exists():
+        _write(path, columns, [], "w")
+        return
+    rows = read_csv(path)
+    keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
+    if len(keep) != len(rows):
+        _write(path, columns, keep, "w")
+
+
+def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]], mode: str) -> None:
+    """Write (``w``: with the header) or append rows; one row is one small write, which
+    processes appending side by side do not interleave."""
+    with path.open(mode, newline="") as f:
+        out = csv.DictWriter(f, columns)
+        if mode == "w":
+            out.writeheader()
+        out.writerows(rows)
+
+
 class MetricsLog:
     """Appends one row per meta-iteration to ``metrics.csv`` (and TensorBoard when installed).
 
@@ -53,14 +86,8 @@ class MetricsLog:
     def __init__(self, run: RunDir, method: str, fields: tuple[str, ...],
                  resume_from: int = 0, wandb_settings: dict[str, Any] | None = None) -> None:
         self.path, self.method = run.metrics, method
-        self.columns = ("method", *fields, "wall_time_s")
-        if self.path.exists():
-            rows = read_csv(self.path)
-            keep = [r for r in rows if r["method"] != method or int(r["iteration"]) <= resume_from]
-            if len(keep) != len(rows):
-                self._write(keep, "w")
-        else:
-            self._write([], "w")
+        self.columns = metrics_columns(fields)
+        prepare_metrics(run, method, fields, resume_from)
         self.writer: Any = None
         if SummaryWriter is not None:
             self.writer = SummaryWriter(str(run.tensorboard(method)))
@@ -76,17 +103,10 @@ class MetricsLog:
             self.wandb.define_metric("env_steps")
             self.wandb.define_metric(f"{method}/*", step_metric="env_steps")
 
-    def _write(self, rows: list[dict[str, Any]], mode: str) -> None:
-        with self.path.open(mode, newline="") as f:
-            out = csv.DictWriter(f, self.columns)
-            if mode == "w":
-                out.writeheader()
-            out.writerows(rows)
-
     def append(self, record: Record, wall_time: float) -> None:
         """Add one row."""
         row = {"method": self.method, **record._asdict(), "wall_time_s": round(wall_time, 3)}
-        self._write([row], "a")
+        _write(self.path, self.columns, [row], "a")
         if self.writer is not None:  # against samples (env steps), as SB3 and CleanRL log
             samples = record.progress()[0]
             for key, value in record._asdict().items():

@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from metarl.config import toml_value
 from metarl.runs.run_dir import RunDir
 
@@ -56,6 +58,7 @@ def invocation(command: Sequence[str], resumed: bool) -> dict[str, Any]:
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "resumed": resumed,
         "python": platform.python_version(),
+        "torch_threads": torch.get_num_threads(),
         **{package.replace("-", "_"): _version(package) for package in PACKAGES},
         "git_commit": commit,
         "git_tree": state,

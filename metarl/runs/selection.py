@@ -100,14 +100,16 @@ def checkpoint_theta(path: Path, template: Params | None = None) -> Params:
 
 
 def select_checkpoint(run: RunDir, method: str, rule: str,
-                      returns_of: Callable[[Params], torch.Tensor] | None = None,
+                      returns_of: Callable[[list[Params]], torch.Tensor] | None = None,
                       template: Params | None = None, own_rule: str | None = None
                       ) -> Selection:
     """The checkpoint of ``method`` to evaluate under ``rule``.
 
     :param rule: ``"last"`` or ``"best_val"``.
-    :param returns_of: for ``best_val``: a theta's ``[K + 1, T]`` returns after k = 0..K updates
-        on the validation tasks (the evaluation's inner learner, episodes and seed).
+    :param returns_of: for ``best_val``: the ``[n, K + 1, T]`` returns of ``n`` thetas after
+        k = 0..K updates on the validation tasks (the evaluation's inner learner, episodes and
+        seed), given every checkpoint's theta at once so that a batched learner adapts them
+        together.
     :param template: a theta of the run's network: every checkpoint read is checked against its
         parameter names and shapes.
     :param own_rule: the label of the method's own adaptation rule when ``returns_of`` adapts
@@ -121,15 +123,12 @@ def select_checkpoint(run: RunDir, method: str, rule: str,
         return Selection(method, last, checkpoint_theta(paths[last], template), {})
     if returns_of is None:
         raise ValueError("eval.checkpoint='best_val' needs the validation returns of a theta")
-    scores: dict[int, list[float]] = {}
-    best, best_theta = -1, None
-    for iteration, path in paths.items():
-        theta = checkpoint_theta(path, template)
-        scores[iteration] = returns_of(theta).mean(dim=1).tolist()
-        if best_theta is None or score(scores[iteration]) > score(scores[best]):
-            best, best_theta = iteration, theta
-    assert best_theta is not None
-    return Selection(method, best, best_theta, scores, own_rule)
+    thetas = {iteration: checkpoint_theta(path, template) for iteration, path in paths.items()}
+    returns = returns_of(list(thetas.values()))
+    scores = {iteration: curve.mean(dim=1).tolist()
+              for iteration, curve in zip(thetas, returns, strict=True)}
+    best = max(scores, key=lambda it: (score(scores[it]), -it))  # ties: the earlier
+    return Selection(method, best, thetas[best], scores, own_rule)
 
 
 def evaluated_iteration(run: RunDir, method: str) -> int:

@@ -9,6 +9,7 @@ interval (lower is better) after ``K``-shot adaptation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -18,7 +19,7 @@ from metarl.agents.regressor import MLPRegressor
 from metarl.agents.supervised import SupervisedLearner, SupervisedResult
 from metarl.envs.sine import SineParams, SineRegression
 from metarl.meta.groups import names_in_groups
-from metarl.meta.learner import Adaptation, QueryGradients, update_norm
+from metarl.meta.learner import Adaptation, QueryGradients, curves_one_by_one, update_norm
 from metarl.supervised.config import SineExperimentConfig
 
 
@@ -112,6 +113,11 @@ class RegressionLearner:
         """``[steps + 1, T]`` grid errors after k = 0..steps steps on ``shots`` points per task
         (the points drawn by a generator seeded ``seed``), on the CPU."""
         return self._curve(theta, tasks, steps, seed).cpu()
+
+    def evaluation_curves(self, starts: Sequence[tuple[Params, int]], tasks: SineParams,
+                          steps: int, max_tasks: int = 0) -> torch.Tensor:
+        """:meth:`evaluation_curve` of every ``(theta, seed)``, one after another."""
+        return curves_one_by_one(self, starts, tasks, steps)
 
     def validate(self, theta: Params, tasks: SineParams, steps: int, seed: int) -> float:
         """Mean grid error after ``steps`` steps on ``shots`` points per task (lower is better)."""

@@ -10,7 +10,13 @@ from typing import Any
 import torch
 
 from metarl.agents.param_tree import Params
-from metarl.memory import MemoryNeed, adaptation_bytes, mlp_parameters, tasks_at_once
+from metarl.memory import (
+    MemoryNeed,
+    adaptation_bytes,
+    chunk_bytes,
+    mlp_parameters,
+    tasks_at_once,
+)
 from metarl.meta.distributed import Distributed
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.problem import EvalOption, PlotLabels, Problem, initial_theta
@@ -55,10 +61,12 @@ class Regression(Problem):
             return adaptation_bytes(tasks, points, 2, parameters, points * 4 * sum(hidden))
 
         if train:
-            tasks = tasks_at_once(meta.meta_batch, meta.task_chunk, processes)
+            chunk = meta.chunk(torch.device(config.run.device).type)
+            tasks = tasks_at_once(meta.meta_batch, chunk, processes)
             points = config.env.train_points
             needs.append(MemoryNeed(
-                "meta-training", need(tasks, points),
+                "meta-training", need(tasks, points) + chunk_bytes(
+                    meta.meta_batch, tasks, processes, 2 * points, parameters),
                 f"{tasks} tasks of meta.meta_batch={meta.meta_batch} x {points} points",
                 "meta.meta_batch (or set meta.task_chunk), env.train_points or model.hidden"))
             shots = config.eval.shots + config.eval.query_points

@@ -16,6 +16,7 @@ the same.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -27,8 +28,8 @@ from metarl.agents.param_tree import Params, stack_list
 from metarl.agents.ppo import PPO, AdaptResult
 from metarl.agents.sb3 import from_sb3, to_sb3
 from metarl.envs import TaskParams
-from metarl.envs.task_shard import AnyGenerator
-from metarl.meta.learner import Adaptation, QueryGradients, Record
+from metarl.envs.task_streams import AnyGenerator
+from metarl.meta.learner import Adaptation, QueryGradients, Record, curves_one_by_one
 from metarl.rl.learner import MetaRecord, PPOLearner
 from metarl.rl.sb3.runner import learn_task, sb3_ppo_kwargs, task_seeds
 
@@ -113,6 +114,11 @@ class SB3Learner:
         columns = [self.run_task(theta, task, steps + 1, s, steps)[1]
                    for task, s in zip(tasks.to_list(), seeds, strict=True)]
         return torch.tensor(columns).T
+
+    def evaluation_curves(self, starts: Sequence[tuple[Params, int]], tasks: TaskParams,
+                          steps: int, max_tasks: int = 0) -> torch.Tensor:
+        """:meth:`evaluation_curve` of every ``(theta, seed)``, one after another."""
+        return curves_one_by_one(self, starts, tasks, steps)
 
     def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
         """Mean return of the rollout after ``steps`` SB3 PPO updates."""

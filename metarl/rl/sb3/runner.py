@@ -31,7 +31,7 @@ from metarl.agents.ppo import PPOConfig, anneal_fraction
 from metarl.agents.sb3 import ACTIVATION_MODULES
 from metarl.envs import TaskParams
 from metarl.envs.gym_tasks import make_task_env
-from metarl.envs.task_shard import AnyGenerator, TaskShard, shared
+from metarl.envs.task_streams import AnyGenerator, TaskShard, shared
 from metarl.rl.config import PolicyConfig
 
 
