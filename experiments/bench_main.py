@@ -1,13 +1,14 @@
 """Where the main command's time goes: each phase of ``metarl train CONFIG`` timed on its own.
 
 Runs the whole job of a config (default the README's main command,
-``experiments/navigation2d_quick.toml``) in a temporary run directory, phase by phase, and prints
-one table: the seconds of each trained method (with its env steps per second), of the evaluation
-(checkpoint selection, every method x seed, the oracle) and of the plots, and each phase's share
-of the whole. The machine and thread count head the table; ``--threads`` sets torch's intra-op
-threads (default: the config's ``run.threads``), ``--set`` changes the config as ``metarl train``
-does, and ``--busy N`` runs N CPU-bound processes beside it (a machine where something else
-runs).
+``experiments/navigation2d_quick.toml``) in a temporary run directory, phase by phase as
+``metarl train`` does (the methods side by side in ``run.jobs`` processes), and prints one table:
+the seconds of each trained method (with its env steps per second) and of the training phase,
+of the evaluation (checkpoint selection, every method x seed, the wait for the oracle) and of
+the plots, and each phase's share of the whole. The machine and thread count head the table;
+``--threads`` sets torch's intra-op threads (default: the config's ``run.threads``), ``--set``
+changes the config as ``metarl train`` does, and ``--busy N`` runs N CPU-bound processes
+beside it (a machine where something else runs).
 
 Usage: ``python experiments/bench_main.py [CONFIG] [--threads N] [--busy N]
 [--set key=value ...] [--out FILE]``
@@ -29,7 +30,7 @@ from metarl.plotting import plot_run
 from metarl.problems import check_config, load_config
 from metarl.report.files import read_csv
 from metarl.runs.run_dir import prepare_run_dir
-from metarl.training import train_method, trained_methods
+from metarl.training import train_method, train_side_by_side, trained_methods
 
 
 def main() -> None:
@@ -49,13 +50,14 @@ def main() -> None:
     finally:
         for spinner in spinners:
             spinner.kill()
-    total = sum(seconds for _, seconds, _ in rows)
+    total = sum(seconds for name, seconds, _ in rows if not name.startswith("  "))
     busy = f", {args.busy} CPU-bound process(es) beside it" if args.busy else ""
     lines = [f"{args.config}{' ' + ' '.join(args.set) if args.set else ''}",
              machine + busy, "",
              "| phase | seconds | share | detail |", "| --- | --- | --- | --- |"]
-    lines += [f"| {name} | {seconds:.1f} | {seconds / total:.0%} | {detail} |"
-              for name, seconds, detail in rows]
+    for name, seconds, detail in rows:
+        share = "" if name.startswith("  ") else f"{seconds / total:.0%}"
+        lines.append(f"| {name} | {seconds:.1f} | {share} | {detail} |")
     lines.append(f"| total | {total:.1f} | 100% | |")
     text = "\n".join(lines) + "\n"
     print(text)
@@ -73,17 +75,25 @@ def run_phases(args: argparse.Namespace) -> tuple[list[tuple[str, float, str]], 
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as folder:
         run = prepare_run_dir(Path(folder) / "run", config, resume=False, force=False)
-        for method in trained_methods(config):
-            began = time.perf_counter()
+        methods = trained_methods(config)
+        jobs = config.run.processes(len(methods))
+        began = time.perf_counter()
+        if jobs > 1:
+            train_side_by_side(run, methods, config, device, jobs, quiet=True)
+        for method in methods if jobs == 1 else ():
             train_method(run, method, config, device, quiet=True)
-            seconds = time.perf_counter() - began
-            last = [r for r in read_csv(run.metrics) if r["method"] == method][-1]
-            samples = int(last.get("env_steps") or last.get("points") or 0)
-            rows.append((f"train {method}", seconds,
-                         f"{samples / seconds:,.0f} samples/s, {last['iteration']} iterations"))
+        seconds = time.perf_counter() - began
+        last = {r["method"]: r for r in read_csv(run.metrics)}
+        for method in methods:
+            samples = int(last[method].get("env_steps") or last[method].get("points") or 0)
+            alone = float(last[method]["wall_time_s"])
+            rows.append((f"  {method}", alone, f"{samples / alone:,.0f} samples/s, "
+                         f"{last[method]['iteration']} iterations"))
+        rows.append((f"train ({jobs} process{'es' if jobs > 1 else ''})", seconds,
+                     "wall time of the methods above" + (" side by side" if jobs > 1 else "")))
         timings: dict[str, float] = {}
         evaluate_run(run, config.eval, device=device, quiet=True, check_size=False,
-                     timings=timings)
+                     timings=timings, jobs=config.run.processes(2))
         settings = config.eval
         rows += [
             ("evaluate: select", timings["select"], f"checkpoint rule {settings.checkpoint}"),

@@ -21,10 +21,13 @@ from typing import NamedTuple
 
 import torch
 
-from metarl.meta.trainer import CPU_TASK_CHUNK
-
 GB = 1e9
 FLOAT_BYTES = 4
+#: tasks the evaluation adapts in one call on a CPU (whole method x seed starts, at least one).
+#: There the batched update is bound by arithmetic from a few tasks on, and larger batches only
+#: spill the caches: the main command's 12 starts x 40 tasks took 70 s at most 40 tasks per call,
+#: 92 s at 100 and 142 s all at once (one thread; experiments/bench_evaluation.py)
+CPU_EVAL_TASKS = 40
 
 
 class MemoryNeed(NamedTuple):
@@ -68,11 +71,10 @@ def chunk_bytes(meta_batch: int, tasks: int, processes: int, draw_floats: float,
 
 def tasks_per_call(device: torch.device, bytes_per_task: float, limit_gb: float = 0.0) -> int:
     """How many tasks a batched learner adapts in one call where it may choose (the evaluation's
-    methods x seeds): on the CPU :data:`~metarl.meta.trainer.CPU_TASK_CHUNK` (as meta-training's
-    ``meta.task_chunk = "auto"``), on a GPU as many as fit in half of
+    methods x seeds): on the CPU :data:`CPU_EVAL_TASKS`, on a GPU as many as fit in half of
     ``limit_gb`` (``run.memory_limit``; 0: the device's free memory)."""
     if device.type == "cpu":
-        return CPU_TASK_CHUNK
+        return CPU_EVAL_TASKS
     found = (limit_gb * GB, "") if limit_gb > 0 else available_bytes(device)
     if found is None or bytes_per_task <= 0:
         return 0

@@ -107,8 +107,9 @@ def _train_children(config_path: Path, seeds: Sequence[int], out: Path,
     while waiting or running:
         while waiting and len(running) < jobs:
             seed = waiting.pop(0)
+            side_by_side = ["--set", "run.jobs=1"] if jobs > 1 else []  # seeds use the cores
             cmd = [sys.executable, "-m", "metarl", "train", str(config_path),
-                   "--out", str(seed_dir(out, seed)), "--quiet", *options(seed)]
+                   "--out", str(seed_dir(out, seed)), "--quiet", *options(seed), *side_by_side]
             running[seed] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, text=True)
             if not quiet:

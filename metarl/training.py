@@ -257,8 +257,11 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
     errors: list[BaseException] = []
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
             _SigintFlag(quiet=True) as sigint:
+        # the longest first: pretraining's updates take one minibatch of one network at a time
+        # (in the main command 2.5x Reptile's time), the others batch their tasks
+        order = sorted(methods, key=lambda method: method != "pretrain")
         futures = {pool.submit(_train_in_child, run.path, method, config, str(device)): method
-                   for method in methods}
+                   for method in order}
         for future in as_completed(futures):
             try:
                 seconds = future.result()

@@ -83,7 +83,7 @@ class Trainer(Protocol):
 #: ``meta.task_chunk = "auto"`` on a CPU: the tasks adapted at once. The batched update is bound by
 #: the cores' arithmetic from a few tasks on, so larger batches gain nothing there, and past about
 #: 100 tasks (of 20 envs x 100 steps) each task's tensors spill the caches and every task runs
-#: slower (experiments/results/bench_scale.txt). The evaluation adapts as many at once.
+#: slower (experiments/results/SCALING.md: 1000 tasks, two threads).
 CPU_TASK_CHUNK = 100
 
 
