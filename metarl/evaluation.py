@@ -6,13 +6,13 @@ batched learner adapts every method x seed x task at once (in chunks of at most 
 ``max_tasks``), each adaptation drawing the random numbers it would draw alone
 (:class:`~metarl.envs.task_streams.TaskBlocks`). Its score after each k is recorded: the mean
 return of the episodes collected after k PPO updates, or the mean squared error after k SGD
-steps. Trained
-methods start from their evaluated checkpoint (the last, or the best on the validation tasks:
-:mod:`metarl.runs.selection`), ``scratch`` from a random initialisation per seed, and other
-baselines (``sb3``) as the problem runs them. Methods are evaluated with the same generator seed
-(common random numbers), so their differences are not sampling noise of the evaluation. A method
-trained for another adaptation rule is also scored by its own (second-order MAML by its VPG
-steps: ``maml-vpg``), each labelled.
+steps. Trained methods start from their evaluated checkpoint (the last, or the best on the
+validation tasks: :mod:`metarl.runs.selection`), ``scratch`` from a random initialisation per
+seed, and other baselines (``sb3``) as the problem runs them. Methods are evaluated with the same
+generator seed (common random numbers), so their differences are not sampling noise of the
+evaluation. A method trained for another adaptation rule is also scored by its own (second-order
+MAML by its VPG steps: ``maml-vpg``), each labelled. With ``run.jobs`` above 1, the oracle trains
+in a process of its own beside the adaptations.
 
 Outputs in ``RUN/eval/``: ``curves.csv`` (``method,seed,task,k,<score>[,env_steps]``),
 ``oracle.csv`` (``seed,task,iterations,return,env_steps``, when the problem has an oracle),
