@@ -27,6 +27,7 @@ from metarl.envs import (
 )
 from metarl.envs.task_streams import TaskShard
 from metarl.problems import config_from_dict
+from metarl.rl.learner import adaptation_curves, adaptation_returns
 from metarl.training import train_run
 
 envpool = pytest.importorskip("envpool", reason="the [mujoco] extra (envpool) is not installed")
@@ -234,6 +235,21 @@ def test_ppo_adapts_on_a_locomotion_family_and_reproduces_with_a_seed():
     assert first.returns.shape == (3, 2) and torch.isfinite(first.returns).all()
     torch.testing.assert_close(first.returns, second.returns, rtol=0, atol=0)
     assert not torch.equal(first.params["actor.0.weight"][0], theta["actor.0.weight"])
+
+
+def test_batched_evaluation_curves_equal_each_start_alone_on_the_engine():
+    """Starts stacked as TaskBlocks in one envpool pool: each with its own engine seeds."""
+    family = HalfCheetahVel(max_episode_steps=20, obs_norm=True)
+    policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(16,))
+    ppo = PPO(family, policy, PPOConfig(num_envs=2, num_steps=20, num_epochs=2))
+    thetas = [policy.init(torch.Generator().manual_seed(s)) for s in (0, 1)]
+    starts = [(thetas[0], 5), (thetas[1], 5), (thetas[0], 6)]
+    tasks = family.make_params(2, goal_velocity=[0.5, 1.5])
+    batched = adaptation_curves(ppo, starts, tasks, 1)
+    for (theta, seed), curve in zip(starts, batched, strict=True):
+        torch.testing.assert_close(curve, adaptation_returns(ppo, theta, tasks, 1, seed),
+                                   rtol=1e-5, atol=1e-4)
+    assert not torch.equal(batched[0], batched[2])
 
 
 def test_without_envpool_training_says_which_extra_to_install(monkeypatch, tmp_path, capsys):
