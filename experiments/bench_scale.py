@@ -11,7 +11,7 @@ Every process gets ``cores / N`` torch threads (torchrun's default of 1 thread p
 replaced), so 1 and N processes use the same cores.
 
 Usage: ``python experiments/bench_scale.py [--tasks 20 100 1000] [--procs 1 2] [--iterations 2]
-[--config experiments/navigation2d_quick.toml] [--device cpu|cuda] [--task-chunk 0]
+[--config experiments/navigation2d_quick.toml] [--device cpu|cuda] [--task-chunk auto]
 [--rollout-tasks 1000] [--rollout-envs 100]``
 """
 
@@ -51,7 +51,8 @@ def worker(args: argparse.Namespace) -> None:
     """Time ``args.iterations`` meta-iterations (after one warm-up); rank 0 prints the result."""
     torch.set_num_threads(args.threads)
     overrides = [f"meta.meta_batch={args.tasks[0]}", f"run.device={args.device}",
-                 f"meta.task_chunk={args.task_chunk}",
+                 f"meta.task_chunk={args.task_chunk!r}" if args.task_chunk == "auto"
+                 else f"meta.task_chunk={args.task_chunk}",
                  "meta.val_every=1000000", "meta.meta_iterations=1000000"]
     config = load_config(Path(args.config), overrides)
     device = resolve_device(config.run.device)
@@ -120,8 +121,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=2, help="timed meta-iterations")
     parser.add_argument("--config", default=str(HERE.parent / "navigation2d_quick.toml"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--task-chunk", type=int, default=0,
-                        help="meta.task_chunk: tasks adapted at once per process (0: all)")
+    parser.add_argument("--task-chunk", default="auto",
+                        help="meta.task_chunk: tasks adapted at once per process (0: all; auto: "
+                             "the config's default, 100 on a CPU)")
     parser.add_argument("--rollout-tasks", type=int, default=1000)
     parser.add_argument("--rollout-envs", type=int, default=100)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -132,7 +134,7 @@ def main() -> None:
         return
     device = resolve_device(args.device)
     print(f"machine: {describe_machine(device)}")
-    chunk = f", task_chunk {args.task_chunk}" if args.task_chunk else ""
+    chunk = f", task_chunk {args.task_chunk}" if args.task_chunk not in ("0", 0) else ""
     print(f"config: {os.path.relpath(args.config)}{chunk} (Reptile meta-iterations, mean of "
           f"{args.iterations} after a warm-up)")
     base = min(args.procs)
