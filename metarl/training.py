@@ -19,7 +19,7 @@ import multiprocessing
 import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -35,6 +35,7 @@ from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.plotting import plot_run
 from metarl.problem import Config
 from metarl.problems import check_config, config_from_dict, problem_of
+from metarl.report.files import read_csv
 from metarl.runs.checkpoint import (
     check_theta,
     check_training_state,
@@ -237,6 +238,20 @@ def _train_in_child(run: Path, method: str, config: Config, device: str) -> floa
     return time.perf_counter() - began
 
 
+def progress_line(run: RunDir, methods: list[str], total: int, elapsed: float) -> str:
+    """One line of the methods training side by side: each one's iterations so far (read from
+    ``metrics.csv``, where they append) and the time since they started."""
+    done = dict.fromkeys(methods, 0)
+    try:
+        for row in read_csv(run.metrics):
+            if row.get("method") in done and (row.get("iteration") or "").isdigit():
+                done[row["method"]] = max(done[row["method"]], int(row["iteration"]))
+    except (OSError, ValueError):  # a row half written: the next look reads it whole
+        pass
+    minutes, seconds = divmod(int(elapsed), 60)
+    return ", ".join(f"{m} {done[m]}/{total}" for m in methods) + f"  ({minutes:02d}:{seconds:02d})"
+
+
 def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: torch.device,
                        jobs: int, quiet: bool = False) -> None:
     """Train (or resume) ``methods`` in ``jobs`` processes side by side, each as
@@ -262,19 +277,30 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
         order = sorted(methods, key=lambda method: method != "pretrain")
         futures = {pool.submit(_train_in_child, run.path, method, config, str(device)): method
                    for method in order}
-        for future in as_completed(futures):
-            try:
-                seconds = future.result()
-            except Exception as err:  # each method's error is reported below
-                errors.append(err)
-                for pending in futures:
-                    pending.cancel()  # a method not yet started waits for --resume
-                continue
-            if not quiet:
-                print(f"{futures[future]}: trained in {seconds:.0f} s", flush=True)
-            if sigint.raised:
-                for pending in futures:
-                    pending.cancel()
+        pending, began, shown, tty = set(futures), time.perf_counter(), 0.0, sys.stderr.isatty()
+        while pending:
+            done, pending = wait(pending, timeout=2.0, return_when=FIRST_COMPLETED)
+            if not quiet and (tty or time.perf_counter() - shown > 30.0):
+                shown = time.perf_counter()
+                line = progress_line(run, methods, config.meta.meta_iterations, shown - began)
+                sys.stderr.write(f"\r{line}\033[K" if tty else f"{line}\n")  # K: clear the rest
+                sys.stderr.flush()
+            for future in done:
+                try:
+                    seconds = future.result()
+                except Exception as err:  # each method's error is reported below
+                    errors.append(err)
+                    for waiting in futures:
+                        waiting.cancel()  # a method not yet started waits for --resume
+                    continue
+                if not quiet:
+                    if tty:
+                        sys.stderr.write("\r\033[K")  # the progress line gives way
+                    print(f"{futures[future]}: trained in {seconds:.0f} s", flush=True)
+                if sigint.raised:
+                    for waiting in futures:
+                        waiting.cancel()
+            pending = {f for f in pending if not f.cancelled()}
     for kind in (TrainingDiverged, ValueError, Interrupted, Exception):
         found_errors = [e for e in errors if isinstance(e, kind)]
         if found_errors:
