@@ -74,7 +74,8 @@ class AutoResetEnv:
         self.num_envs = num_envs
         self.generator = generator
         if isinstance(generator, TaskShard) and dense_reset is False:
-            raise ValueError("a TaskShard generator needs dense_reset (see the TaskShard module)")
+            raise ValueError("a TaskShard generator needs dense_reset (see "
+                             "metarl.envs.task_streams)")
         if compile and dense_reset is False:
             raise ValueError("compile=True needs dense_reset: reading done would break the graph")
         self._dense_reset_choice = dense_reset

@@ -39,7 +39,8 @@ class EnvPoolEnv:
     :param params: ``T`` tasks.
     :param num_envs: environments per task ``E``.
     :param generator: random generator for the engine's per-environment seeds (``None``: torch's
-        global one), or a :class:`~metarl.envs.task_streams.TaskShard`.
+        global one), a :class:`~metarl.envs.task_streams.TaskShard` or
+        :class:`~metarl.envs.task_streams.TaskBlocks`.
     """
 
     def __init__(self, family: LocomotionFamily[Any], params: TaskParams, num_envs: int,

@@ -133,16 +133,15 @@ def draw_rows(generator: AnyGenerator, rows: torch.Tensor,
     that block alone would draw them (a block with no row draws nothing). A
     :class:`TaskShard` cannot draw for rows only some process sees."""
     if isinstance(generator, TaskShard):
-        raise ValueError("a TaskShard draws for whole meta-batches only (see the TaskShard "
-                         "module)")
+        raise ValueError("a TaskShard draws for whole meta-batches only (see "
+                         "metarl.envs.task_streams)")
     if not isinstance(generator, TaskBlocks):
         return sample(rows, generator)
-    parts = []
-    for g, start, stop in generator.bounds():
-        lo, hi = torch.searchsorted(rows, torch.tensor([start, stop], device=rows.device)).tolist()
-        if hi > lo:
-            parts.append(sample(rows[lo:hi], g))
-    return torch.cat(parts)
+    blocks = list(generator.bounds())
+    edges = torch.tensor([start for _, start, _ in blocks] + [blocks[-1][2]], device=rows.device)
+    cuts = torch.searchsorted(rows, edges).tolist()  # each block's first row, one host read
+    return torch.cat([sample(rows[lo:hi], g) for (g, _, _), lo, hi
+                      in zip(blocks, cuts, cuts[1:], strict=False) if hi > lo])
 
 
 def shuffle(generator: AnyGenerator, n: int, num_tasks: int, device: torch.device | str

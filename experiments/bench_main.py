@@ -30,7 +30,7 @@ from metarl.plotting import plot_run
 from metarl.problems import check_config, load_config
 from metarl.report.files import read_csv
 from metarl.runs.run_dir import prepare_run_dir
-from metarl.training import train_method, train_side_by_side, trained_methods
+from metarl.training import train_methods, trained_methods
 
 
 def main() -> None:
@@ -76,12 +76,8 @@ def run_phases(args: argparse.Namespace) -> tuple[list[tuple[str, float, str]], 
     with tempfile.TemporaryDirectory() as folder:
         run = prepare_run_dir(Path(folder) / "run", config, resume=False, force=False)
         methods = trained_methods(config)
-        jobs = config.run.processes(len(methods))
         began = time.perf_counter()
-        if jobs > 1:
-            train_side_by_side(run, methods, config, device, jobs, quiet=True)
-        for method in methods if jobs == 1 else ():
-            train_method(run, method, config, device, quiet=True)
+        jobs = train_methods(run, config, device, quiet=True)
         seconds = time.perf_counter() - began
         last = {r["method"]: r for r in read_csv(run.metrics)}
         for method in methods:

@@ -277,7 +277,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return _coerce(choice, value, key)
             except ConfigError:
                 pass
-        return _coerce(inner[-1], value, key) if len(inner) > 1 else _coerce(inner[0], value, key)
+        return _coerce(inner[-1], value, key)
     if hint is bool:
         if isinstance(value, bool):
             return value

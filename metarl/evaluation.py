@@ -123,6 +123,7 @@ def adapt_all(evaluator: Evaluator, settings: Any, selections: dict[str, Selecti
                if method in trained or method == "scratch"]
     starts = [(trained[method] if method != "scratch" else evaluator.initial_theta(seed, device),
                seed) for method, seed in adapted]
+    start_of = dict(zip(adapted, starts, strict=True))
     at_once = evaluator.max_tasks(device, memory_limit)
     batched = dict(zip(adapted, learner.evaluation_curves(starts, tasks, settings.updates,
                                                           at_once), strict=True))
@@ -132,8 +133,8 @@ def adapt_all(evaluator: Evaluator, settings: Any, selections: dict[str, Selecti
                 curves = {method: batched[method, seed]}
                 own = evaluator.own_rule(method)
                 if own is not None:
-                    curves[own] = evaluator.own_rule_curve(method, starts[adapted.index(
-                        (method, seed))][0], tasks, settings.updates, seed)
+                    curves[own] = evaluator.own_rule_curve(method, start_of[method, seed][0],
+                                                           tasks, settings.updates, seed)
             else:
                 curves = {method: evaluator.baseline_curve(method, tasks, settings.updates, seed)}
             for label, curve in curves.items():

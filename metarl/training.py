@@ -311,6 +311,21 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
         raise Interrupted("interrupted before every method was trained")
 
 
+def train_methods(run: RunDir, config: Config, device: torch.device, quiet: bool = False
+                  ) -> int:
+    """Train (or resume) every method of the run in this process's machine: side by side in
+    ``run.jobs`` processes (:func:`train_side_by_side`) or one after the other; returns the
+    processes used."""
+    methods = trained_methods(config)
+    jobs = config.run.processes(len(methods))
+    if jobs > 1:
+        train_side_by_side(run, methods, config, device, jobs, quiet)
+    else:
+        for method in methods:
+            train_method(run, method, config, device, quiet)
+    return jobs
+
+
 def train_run(config: Config, out: Path, resume: bool = False, force: bool = False,
               evaluate: bool = True, quiet: bool = False,
               dist: Distributed | None = None, command: list[str] | None = None) -> RunDir:
@@ -341,17 +356,14 @@ def train_run(config: Config, out: Path, resume: bool = False, force: bool = Fal
         dist.check_all(lambda: check_config(config, evaluate, dist.world_size, device),
                        "checking the config", device)
         run = RunDir(dist.on_main(prepare, "preparing the run directory and checkpoints"))
-    methods = trained_methods(config)
-    jobs = config.run.processes(len(methods)) if dist is None else 1
-    if jobs > 1:
-        train_side_by_side(run, methods, config, device, jobs, quiet)
-    for method in methods if jobs == 1 else ():
-        if dist is None:
-            train_method(run, method, config, device, quiet)
-        elif method in DISTRIBUTED:
-            train_method(run, method, config, device, quiet, dist)
-        elif dist.is_main:
-            train_method(run, method, config, device, quiet)
+    if dist is None:
+        train_methods(run, config, device, quiet)
+    else:
+        for method in trained_methods(config):
+            if method in DISTRIBUTED:
+                train_method(run, method, config, device, quiet, dist)
+            elif dist.is_main:
+                train_method(run, method, config, device, quiet)
     if dist is not None and not dist.is_main:
         return run
     if evaluate:

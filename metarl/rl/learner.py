@@ -91,8 +91,8 @@ def adaptation_curves(ppo: PPO, starts: Sequence[tuple[Params, int]], tasks: Tas
     for first in range(0, len(starts), per_call):
         chunk = starts[first:first + per_call]
         blocks = TaskBlocks.seeded([seed for _, seed in chunk], num_tasks, tasks.device)
-        init = {name: torch.cat([stack({name: theta[name]}, num_tasks)[name]
-                                 for theta, _ in chunk]) for name in chunk[0][0]}
+        stacked = [stack(theta, num_tasks) for theta, _ in chunk]
+        init = {name: torch.cat([s[name] for s in stacked]) for name in stacked[0]}
         batch = type(tasks).cat([tasks] * len(chunk)) if len(chunk) > 1 else tasks
         returns = ppo.adapt(init, batch, updates, blocks, evaluate_final=True).returns
         curves.append(returns.view(updates + 1, len(chunk), num_tasks).transpose(0, 1))
