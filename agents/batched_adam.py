@@ -15,6 +15,11 @@ from metarl.agents.param_tree import Params
 class BatchedAdam:
     """Adam with per-task step counts, per-task gradient clipping and per-task freezing.
 
+    The moments live in two flat ``[T, P]`` buffers (``P``: one task's parameter count), so a
+    step is a few whole-buffer operations whatever the number of parameter tensors: the
+    per-tensor Python overhead of a small network's step is gone, and the arithmetic is
+    element for element ``torch.optim.Adam``'s.
+
     :param params: stacked parameters ``{name: [T, ...]}``, updated in place.
     :param lr: learning rate (a float, or set :attr:`lr` between steps for a schedule).
     :param betas: Adam's moment decay rates.
@@ -34,11 +39,29 @@ class BatchedAdam:
         self.betas = betas
         self.eps = eps
         first = next(iter(params.values()))
+        num_tasks = first.shape[0]
         # float32 or wider, so that bias corrections stay exact for half-precision parameters
         step_dtype = torch.promote_types(first.dtype, torch.float32)
-        self.steps = torch.zeros(first.shape[0], device=first.device, dtype=step_dtype)
-        self.exp_avg = {k: torch.zeros_like(v) for k, v in params.items()}
-        self.exp_avg_sq = {k: torch.zeros_like(v) for k, v in params.items()}
+        self.steps = torch.zeros(num_tasks, device=first.device, dtype=step_dtype)
+        self._names = list(params)
+        self._sizes = [params[k][0].numel() for k in self._names]
+        self._m = first.new_zeros(num_tasks, sum(self._sizes))
+        self._v = torch.zeros_like(self._m)
+        self._g, self._scratch = torch.empty_like(self._m), torch.empty_like(self._m)
+        self.exp_avg = self._views(self._m)
+        self.exp_avg_sq = self._views(self._v)
+        self._lr_factor = None  # [P]: each element's learning-rate factor (None: all 1)
+        if any(f != 1.0 for f in self.lr_scale.values()):
+            self._lr_factor = torch.cat([
+                torch.full((n,), self.lr_scale.get(k, 1.0), dtype=first.dtype,
+                           device=first.device) for k, n in zip(self._names, self._sizes,
+                                                                strict=True)])
+
+    def _views(self, flat: torch.Tensor) -> Params:
+        """``{name: [T, ...]}`` views of a flat ``[T, P]`` buffer, shaped like the parameters."""
+        parts = flat.split(self._sizes, dim=1)
+        return {k: part.view(self.params[k].shape)
+                for k, part in zip(self._names, parts, strict=True)}
 
     @staticmethod
     def grad_norms(grads: Params) -> torch.Tensor:
@@ -57,52 +80,38 @@ class BatchedAdam:
         :param max_grad_norm: clip each task's gradient to this norm (as ``clip_grad_norm_``).
         :param active: ``[T]`` bool; inactive tasks keep their parameters and moments.
         """
-        norms = self.grad_norms(grads)
-        scale = None
+        g = torch.cat([grads[k].reshape(self._m.shape[0], -1) for k in self._names], dim=1,
+                      out=self._g)
+        scratch = torch.mul(g, g, out=self._scratch)
+        norms = torch.stack([s.sum(dim=1) for s in scratch.split(self._sizes, dim=1)]
+                            ).sum(dim=0).sqrt()  # summed tensor by tensor, as grad_norms
         if max_grad_norm is not None:
-            scale = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+            g.mul_((max_grad_norm / (norms + 1e-6)).clamp(max=1.0).unsqueeze(1))
+            torch.mul(g, g, out=scratch)
         self.steps += 1 if active is None else active.to(self.steps.dtype)
         beta1, beta2 = self.betas
         steps = self.steps.clamp(min=1)  # tasks that never stepped stay finite
-        step_size = self.lr / (1 - beta1 ** steps)
-        bc2_sqrt = (1 - beta2 ** steps).sqrt()
-
-        def scaled_step(name: str, shape: tuple[int, ...]) -> torch.Tensor:
-            factor = self.lr_scale.get(name, 1.0)
-            return step_size.view(shape) if factor == 1.0 else step_size.view(shape) * factor
-
-        if active is None:  # one multi-tensor op per line; the same arithmetic, in place
-            names = list(self.params)
-            views = [(-1,) + (1,) * (self.params[k].dim() - 1) for k in names]
-            g = [grads[k] for k in names]
-            if scale is not None:
-                g = torch._foreach_mul(g, [scale.view(v) for v in views])
-            gg = torch._foreach_mul(g, g)
-            torch._foreach_mul_(gg, 1 - beta2)
-            exp_avg = [self.exp_avg[k] for k in names]
-            exp_avg_sq = [self.exp_avg_sq[k] for k in names]
-            torch._foreach_lerp_(exp_avg, g, 1 - beta1)
-            torch._foreach_mul_(exp_avg_sq, beta2)
-            torch._foreach_add_(exp_avg_sq, gg)
-            denom = torch._foreach_sqrt(exp_avg_sq)
-            torch._foreach_div_(denom, [bc2_sqrt.view(v) for v in views])
-            torch._foreach_add_(denom, self.eps)
-            steps_k = [scaled_step(k, v) for k, v in zip(names, views, strict=True)]
-            update = torch._foreach_mul(steps_k, exp_avg)
-            torch._foreach_div_(update, denom)
-            torch._foreach_sub_([self.params[k] for k in names], update)
-            return norms
-        for k, p in self.params.items():
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            g = grads[k] if scale is None else grads[k] * scale.view(shape)
-            m = self.exp_avg[k].lerp(g, 1 - beta1)
-            v = self.exp_avg_sq[k] * beta2 + g * g * (1 - beta2)
-            denom = v.sqrt() / bc2_sqrt.view(shape) + self.eps
-            new_p = p - scaled_step(k, shape) * m / denom
-            keep = active.view(shape)
-            self.exp_avg[k].copy_(torch.where(keep, m, self.exp_avg[k]))
-            self.exp_avg_sq[k].copy_(torch.where(keep, v, self.exp_avg_sq[k]))
-            p.copy_(torch.where(keep, new_p, p))
+        step_size = (self.lr / (1 - beta1 ** steps)).unsqueeze(1)
+        if self._lr_factor is not None:
+            step_size = step_size * self._lr_factor
+        bc2_sqrt = (1 - beta2 ** steps).sqrt().unsqueeze(1)
+        scratch.mul_(1 - beta2)
+        if active is None:  # in place, into the moments and preallocated buffers
+            m = self._m.lerp_(g, 1 - beta1)
+            v = self._v.mul_(beta2).add_(scratch)
+        else:
+            m = self._m.lerp(g, 1 - beta1)
+            v = self._v * beta2 + scratch
+        denom = torch.sqrt(v, out=scratch).div_(bc2_sqrt).add_(self.eps)
+        update = torch.mul(step_size, m, out=g).div_(denom)
+        if active is not None:  # frozen tasks keep their moments and move by exactly 0
+            keep = active.unsqueeze(1)
+            self._m.copy_(torch.where(keep, m, self._m))
+            self._v.copy_(torch.where(keep, v, self._v))
+            update.masked_fill_(~keep, 0.0)
+        leaves = [self.params[k] for k in self._names]
+        torch._foreach_sub_(leaves, [u.view(p.shape) for u, p in zip(
+            update.split(self._sizes, dim=1), leaves, strict=True)])
         return norms
 
     def state_dict(self) -> dict[str, object]:

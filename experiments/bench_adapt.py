@@ -7,7 +7,8 @@ reports the rollout's env steps per second against a bare loop that only runs th
 forward (and samples) on the same shapes: how close the rollout is to the floor the network sets.
 
 Usage: ``python experiments/bench_adapt.py [--tasks 20] [--iterations 3] [--device cpu]
-[--epochs 10] [--minibatches 4] [--activation tanh|relu] [--skip-sb3]``
+[--epochs 10] [--minibatches 4] [--threads 1] [--activation tanh|relu]
+[--skip-sb3]``
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.agents.rollout import collect
 from metarl.envs import AutoResetEnv, Navigation2D
-from metarl.machine import describe_machine
+from metarl.machine import describe_machine, use_threads
 
 DEFAULT = PPOConfig(num_envs=20, num_steps=100, learning_rate=3e-4, num_epochs=10,
                    num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2,
@@ -103,9 +104,12 @@ def main() -> None:
     parser.add_argument("--skip-sb3", action="store_true", help="only time ours")
     parser.add_argument("--epochs", type=int, default=DEFAULT.num_epochs)
     parser.add_argument("--minibatches", type=int, default=DEFAULT.num_minibatches)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads for both (run.threads; 0: torch's default)")
     parser.add_argument("--activation", choices=["tanh", "relu"], default="tanh",
                         help="hidden activation of both contenders")
     args = parser.parse_args()
+    use_threads(args.threads)
     device = torch.device(args.device)
     config = DEFAULT.replace(num_epochs=args.epochs, num_minibatches=args.minibatches)
     family = Navigation2D()

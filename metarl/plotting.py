@@ -36,7 +36,7 @@ def plot_run(run: RunDir) -> list[Path]:
                                        run.plots)
     if run.metrics.exists():
         written.append(plot_meta_training(run.metrics, run.plots / "meta_training.png",
-                                          labels.family, labels.val_column, labels.val,
+                                          labels.family, labels.samples, labels.val,
                                           labels.log))
     for path in written:
         print(f"wrote {path}")

@@ -86,7 +86,8 @@ class PlotLabels(NamedTuple):
     :param family: the task family's name in titles.
     :param x: the adaptation plot's x axis.
     :param y: its y axis.
-    :param val_column: the ``metrics.csv`` column of the meta-training plot.
+    :param samples: the ``metrics.csv`` column of the samples used (the meta-training plot's
+        x axis).
     :param val: the meta-training plot's y axis.
     :param log: scores on a log scale.
     """
@@ -94,7 +95,7 @@ class PlotLabels(NamedTuple):
     family: str
     x: str
     y: str
-    val_column: str
+    samples: str
     val: str
     log: bool = False
 

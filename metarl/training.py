@@ -31,6 +31,7 @@ from metarl.config import TRAINED, first_difference, resolve_device
 from metarl.evaluation import evaluate_run
 from metarl.machine import use_threads
 from metarl.meta.distributed import Distributed
+from metarl.meta.learner import validation_score
 from metarl.meta.trainer import MetaTrainer, Trainer
 from metarl.plotting import plot_run
 from metarl.problem import Config
@@ -190,10 +191,17 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
                  "wall_time_s": elapsed}
         return save_checkpoint(state, checkpoint_path(directory, trainer.iteration))
 
-    log = (MetricsLog(run, method, trainer.record_fields, resume_from=trainer.iteration,
-                      wandb_settings=config.run.wandb) if main else None)
+    record_type = trainer.record_type
+    log = (MetricsLog(run, method, record_type._fields, config.meta.val_updates,
+                      resume_from=trainer.iteration, wandb_settings=config.run.wandb)
+           if main else None)
+    if log is not None and trainer.iteration == 0:  # the initialisation's validation curve
+        began = time.perf_counter()
+        curve = trainer.validate()
+        elapsed += time.perf_counter() - began
+        log.append(record_type.start(validation_score(curve)), elapsed, curve)
     progress = None if quiet or not main else Progress(
-        method, trainer.iterations, trainer.iteration, unit=trainer.record_unit)
+        method, trainer.iterations, trainer.iteration, unit=record_type.unit)
     try:
         with _SigintFlag() as sigint:
             if isinstance(trainer, MetaTrainer):  # ranks agree on when to stop
@@ -213,7 +221,7 @@ def train_method(run: RunDir, method: str, config: Config, device: torch.device,
                     stop = trainer.interrupted  # any rank's Ctrl-C, the same on every rank
                 path: Path | str = "written by rank 0"
                 if log is not None:
-                    log.append(record, elapsed)
+                    log.append(record, elapsed, trainer.validation)
                     every = config.run.checkpoint_every
                     if trainer.done or record.iteration % every == 0 or stop:
                         path = save()
@@ -263,8 +271,8 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
     """
     for method in methods:
         found = checkpoints_by_iteration(run.checkpoints(method))
-        fields = make_trainer(method, config, torch.device("cpu")).record_fields
-        prepare_metrics(run, method, fields, max(found) if found else 0)
+        fields = make_trainer(method, config, torch.device("cpu")).record_type._fields
+        prepare_metrics(run, method, fields, config.meta.val_updates, max(found) if found else 0)
     if not quiet:
         print(f"training {', '.join(methods)} side by side: {jobs} processes of "
               f"{config.run.threads or 'all'} torch thread(s) (run.jobs); progress in "

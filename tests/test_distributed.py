@@ -140,11 +140,12 @@ def test_two_processes_match_one(tmp_path):
     for k, v in a["theta"].items():
         torch.testing.assert_close(c["theta"][k], v, rtol=0, atol=1e-4, msg=k)
     rows_one = _metrics(one.path)
-    assert len(rows_one) == 4
+    assert len(rows_one) == 5  # iteration 0 (the initialisation's validation), then 1..4
     for rows in (_metrics(two), _metrics(chunked.path)):
         for r1, r2 in zip(rows_one, rows, strict=True):
             assert r1["env_steps"] == r2["env_steps"]
-            for name in ("train_return_first", "train_return_last", "val_return", "approx_kl"):
+            for name in ("train_return_first", "train_return_last", "val_return", "approx_kl",
+                         "val_k0", "val_k1_ci95"):
                 assert float(r2[name]) == pytest.approx(float(r1[name]), rel=1e-3, nan_ok=True)
 
 
@@ -223,7 +224,7 @@ def test_resumed_two_process_run_continues_exactly(tmp_path):
     assert resumed["iteration"] == 4
     for k, v in full["theta"].items():
         assert torch.equal(resumed["theta"][k], v), k
-    assert [r["iteration"] for r in _metrics(out)] == ["1", "2", "3", "4"]
+    assert [r["iteration"] for r in _metrics(out)] == ["0", "1", "2", "3", "4"]
 
 
 def _free_port():

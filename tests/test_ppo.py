@@ -122,6 +122,60 @@ def test_batched_adam_lr_scale_is_a_parameter_group_and_frozen_path_agrees():
         BatchedAdam(params, lr=1e-2, lr_scale={"x": 2.0})
 
 
+def _reference_adam_step(params, state, grads, lr, eps, scale, max_norm, active):
+    """Adam per parameter tensor, as BatchedAdam computed it before its flat buffers."""
+    beta1, beta2 = 0.9, 0.999
+    norms = torch.stack([g.reshape(g.shape[0], -1).square().sum(dim=1)
+                         for g in grads.values()]).sum(dim=0).sqrt()
+    clip = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    state["steps"] += active.float()
+    steps = state["steps"].clamp(min=1)
+    step_size, bc2_sqrt = lr / (1 - beta1 ** steps), (1 - beta2 ** steps).sqrt()
+    for k, p in params.items():
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        g = grads[k] * clip.view(shape)
+        m = state["m"][k].lerp(g, 1 - beta1)
+        v = state["v"][k] * beta2 + g * g * (1 - beta2)
+        denom = v.sqrt() / bc2_sqrt.view(shape) + eps
+        new_p = p - step_size.view(shape) * scale.get(k, 1.0) * m / denom
+        keep = active.view(shape)
+        state["m"][k] = torch.where(keep, m, state["m"][k])
+        state["v"][k] = torch.where(keep, v, state["v"][k])
+        p.copy_(torch.where(keep, new_p, p))
+    return norms
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_batched_adam_flat_buffers_keep_the_per_tensor_arithmetic_bit_for_bit(masked):
+    """One flat [T, P] buffer gives exactly the per-tensor results: same norms, same rounding."""
+    torch.manual_seed(0)
+    shapes = {"w1": (16, 2), "b1": (16,), "w2": (3, 16), "log_std": (3,)}
+    start = {k: torch.randn(5, *s) for k, s in shapes.items()}
+    flat = {k: v.clone() for k, v in start.items()}
+    ref = {k: v.clone() for k, v in start.items()}
+    scale = {"log_std": 30.0}
+    opt = BatchedAdam(flat, lr=3e-3, eps=1e-5, lr_scale=scale)
+    state = {"steps": torch.zeros(5), "m": {k: torch.zeros_like(v) for k, v in start.items()},
+             "v": {k: torch.zeros_like(v) for k, v in start.items()}}
+    for i in range(12):
+        grads = {k: torch.randn(5, *s) * (0.05 + i) for k, s in shapes.items()}
+        active = torch.rand(5) > 0.3 if masked else torch.ones(5, dtype=torch.bool)
+        norms = opt.step(grads, 0.5, active if masked else None)
+        assert torch.equal(norms, _reference_adam_step(ref, state, grads, 3e-3, 1e-5, scale,
+                                                       0.5, active))
+    for k in shapes:
+        assert torch.equal(flat[k], ref[k]), k
+        assert torch.equal(opt.exp_avg[k], state["m"][k]), k
+        assert torch.equal(opt.exp_avg_sq[k], state["v"][k]), k
+    saved = opt.state_dict()  # per-name moments, as checkpoints have always held them
+    assert set(saved["exp_avg"]) == set(shapes)
+    again = BatchedAdam({k: v.clone() for k, v in start.items()}, lr=3e-3, eps=1e-5,
+                        lr_scale=scale)
+    again.load_state_dict(saved)
+    for k in shapes:
+        assert torch.equal(again.exp_avg_sq[k], opt.exp_avg_sq[k])
+
+
 def test_log_std_learning_rate_moves_the_log_std_faster_and_the_rest_at_the_common_rate():
     base = PPOConfig(num_envs=4, num_steps=50, num_epochs=2, num_minibatches=2,
                      learning_rate=1e-3)

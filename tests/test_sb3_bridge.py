@@ -143,9 +143,10 @@ def test_reptile_with_the_sb3_inner_learner_through_the_gym_id(tmp_path):
     from metarl.report.files import read_csv
 
     metrics = read_csv(run.metrics)
-    assert [int(r["iteration"]) for r in metrics] == [1, 2]
+    assert [int(r["iteration"]) for r in metrics] == [0, 1, 2]
     assert int(metrics[-1]["env_steps"]) == 2 * 2 * 2 * 64
-    assert all(float(r["train_return_first"]) > 0 for r in metrics)
+    assert all(float(r["train_return_first"]) > 0 for r in metrics[1:])
+    assert float(metrics[0]["val_k0"]) > 0  # iteration 0: the initialisation, validated
     summary = read_csv(run.eval / "summary.csv")
     assert {(r["method"], int(r["k"])) for r in summary} == {
         ("reptile", 0), ("reptile", 1), ("scratch", 0), ("scratch", 1)}

@@ -143,11 +143,13 @@ def test_reptile_learns_an_initialisation_that_adapts_from_five_points():
     while not trainer.done:
         record = trainer.step()
     tasks = family.tasks.sample(100, split="test")
-    before = learner.validate(theta, tasks, 10, seed=0)
-    after = learner.validate(trainer.theta, tasks, 10, seed=0)
+    before = learner.validate(theta, tasks, 10, seed=0)[-1].mean().item()
+    after = learner.validate(trainer.theta, tasks, 10, seed=0)[-1].mean().item()
     assert after < 0.5 * before, (before, after)
-    assert record.val_loss == pytest.approx(learner.validate(trainer.theta, trainer.val_tasks,
-                                                             10, seed=2))
+    curve = learner.validate(trainer.theta, trainer.val_tasks, 10, seed=2)
+    assert curve.shape == (11, 100)
+    assert record.val_loss == pytest.approx(curve[-1].mean().item())
+    assert torch.equal(trainer.validation, curve)  # the last step's curve, as metrics.csv has it
 
 
 TINY = {"run": {"checkpoint_every": 3}, "env": {"family": "Sine", "train_points": 20},
@@ -218,7 +220,7 @@ seeds = [0, 1]
     for name in ("adaptation.png", "meta_training.png", "sine_fits.png"):
         assert (out / "plots" / name).stat().st_size > 10_000
     metrics = read_csv(out / "metrics.csv")
-    assert len(metrics) == 18 and "val_loss" in metrics[0]
+    assert len(metrics) == 21 and "val_loss" in metrics[0]  # 3 methods x iterations 0..6
     assert main(["evaluate", str(out), "--k", "2", "--force"]) == 0
     assert {int(r["k"]) for r in read_csv(out / "eval" / "summary.csv")} == {0, 1, 2}
     assert main(["evaluate", str(out), "--episodes", "3"]) == 2  # an RL-only option

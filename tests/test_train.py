@@ -170,9 +170,9 @@ def test_cli_train_evaluate_plot_and_never_overwrite(tmp_path, capsys):
         metrics = list(csv.DictReader(f))
     # the methods train side by side (run.jobs): each one's rows in order, interleaved
     assert sorted((r["method"], r["iteration"]) for r in metrics) == sorted(
-        (m, str(i)) for m in ("reptile", "fomaml", "pretrain") for i in (1, 2))
+        (m, str(i)) for m in ("reptile", "fomaml", "pretrain") for i in (0, 1, 2))
     for m in ("reptile", "fomaml", "pretrain"):
-        assert [r["iteration"] for r in metrics if r["method"] == m] == ["1", "2"]
+        assert [r["iteration"] for r in metrics if r["method"] == m] == ["0", "1", "2"]
     saved = (out / "config.toml").read_text()
     assert "meta_iterations = 2" in saved
 

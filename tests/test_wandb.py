@@ -57,7 +57,8 @@ def test_rows_go_to_wandb_against_env_steps(tmp_path, monkeypatch):
     assert init["name"] == "run/reptile" and init["dir"] == str(out)
     assert ("define_metric", "reptile/*", "env_steps") in fake.calls
     logged = [c[1] for c in fake.calls if c[0] == "log"]
-    assert [v["env_steps"] for v in logged] == [400, 800]  # 2 tasks x 2 envs x 100 steps
+    # iteration 0 (the initialisation's validation), then 2 tasks x 2 envs x 100 steps each
+    assert [v["env_steps"] for v in logged] == [0, 400, 800]
     assert all(not (isinstance(x, float) and math.isnan(x)) for v in logged for x in v.values())
     assert fake.calls[-1] == ("finish",)
     assert foreign_entries(RunDir(out)) == []  # wandb's folder is one a run writes

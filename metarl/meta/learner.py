@@ -62,6 +62,11 @@ class Record(Protocol):
     def progress(self) -> tuple[int, float, float]:
         """Samples so far, the training score and the validation score, for the progress bar."""
 
+    @classmethod
+    def start(cls, val: float) -> Record:
+        """The record of iteration 0, before any training: no samples, no training numbers
+        (NaN), and the initialisation's validation score ``val``."""
+
 
 @runtime_checkable
 class InnerLearner(Protocol):
@@ -69,7 +74,7 @@ class InnerLearner(Protocol):
     docstring)."""
 
     #: the ``NamedTuple`` type of :meth:`record`'s rows (its fields are the metrics columns)
-    record_type: type
+    record_type: type[Record]
 
     def sample_tasks(self, n: int, generator: torch.Generator | None = None,
                      split: str = "train", device: torch.device | str = "cpu") -> Any:
@@ -95,9 +100,11 @@ class InnerLearner(Protocol):
         a batched learner adapts them together, at most ``max_tasks`` tasks at once (0: no
         limit; :func:`curves_one_by_one` is the plain loop)."""
 
-    def validate(self, theta: Params, tasks: Any, steps: int, seed: int) -> float:
-        """Validation score (higher or lower is better, as the record says) after ``steps``
-        updates: the mean over ``tasks`` of the last row of :meth:`evaluation_curve`."""
+    def validate(self, theta: Params, tasks: Any, steps: int, seed: int) -> torch.Tensor:
+        """``[steps + 1, T]`` (on the CPU): each validation task's score after k = 0..steps
+        updates by the rule meta-training adapts with (higher or lower is better, as the record
+        says); the record's validation score is the mean over ``tasks`` of its last row. All
+        tasks adapt at once, with a generator seeded ``seed``."""
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:
@@ -162,6 +169,12 @@ def curves_one_by_one(learner: InnerLearner, starts: Sequence[tuple[Params, int]
     """:meth:`InnerLearner.evaluation_curves` of a learner that adapts one start at a time."""
     return torch.stack([learner.evaluation_curve(theta, tasks, steps, seed)
                         for theta, seed in starts])
+
+
+def validation_score(curve: torch.Tensor) -> float:
+    """A record's validation score: the mean over tasks (NaN-free ones) of the last row of a
+    :meth:`InnerLearner.validate` curve, the score after ``val_updates`` updates."""
+    return curve[-1].nanmean().item()
 
 
 def update_norm(theta: Params, before: Params) -> float:

@@ -22,7 +22,7 @@ import torch
 
 from metarl.agents.batched_adam import BatchedAdam
 from metarl.agents.param_tree import Params
-from metarl.meta.learner import InnerLearner, Record
+from metarl.meta.learner import InnerLearner, Record, validation_score
 from metarl.meta.trainer import MetaConfig, check_finite
 
 
@@ -38,8 +38,8 @@ class MixturePretrainer(ABC):
     :param adam_eps: Adam's epsilon.
     """
 
-    record_fields: tuple[str, ...]
-    record_unit: str
+    #: the type of :meth:`step`'s records
+    record_type: type[Record]
 
     def __init__(self, learner: InnerLearner, theta: Params, config: MetaConfig, seed: int,
                  learning_rate: float, adam_eps: float = 1e-8) -> None:
@@ -53,6 +53,8 @@ class MixturePretrainer(ABC):
         self.iteration = 0
         self.samples = 0  # env steps or labelled points used so far
         self.val_tasks = learner.sample_tasks(config.val_tasks, split="val", device=self.device)
+        #: the validation curve measured by the last step (None: none measured)
+        self.validation: torch.Tensor | None = None
 
     @property
     def theta(self) -> Params:
@@ -88,11 +90,16 @@ class MixturePretrainer(ABC):
         steps = [self.mixture_step() for _ in range(self.config.inner_iterations)]
         check_finite(self.params, f"pretraining iteration {it}")
         self.iteration = it
-        val = math.nan
-        if self.config.validates_at(it):
-            val = self.learner.validate(self.theta, self.val_tasks, self.config.val_updates,
-                                        self.seed + 2)
+        self.validation = self.validate() if self.config.validates_at(it) else None
+        val = math.nan if self.validation is None else validation_score(self.validation)
         return self.make_record(it, steps, val, before)
+
+    def validate(self) -> torch.Tensor:
+        """``[val_updates + 1, val_tasks]``: the validation tasks' scores after k =
+        0..val_updates inner updates from the current parameters (changes no training
+        state)."""
+        return self.learner.validate(self.theta, self.val_tasks, self.config.val_updates,
+                                     self.seed + 2)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly."""

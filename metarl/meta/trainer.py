@@ -35,7 +35,14 @@ from metarl.envs.task_streams import AnyGenerator, TaskShard
 from metarl.meta.distributed import Distributed
 from metarl.meta.fomaml import FomamlConfig, fomaml_direction
 from metarl.meta.groups import GROUPS
-from metarl.meta.learner import InnerLearner, MamlLearner, QueryGradients, QueryLearner, Record
+from metarl.meta.learner import (
+    InnerLearner,
+    MamlLearner,
+    QueryGradients,
+    QueryLearner,
+    Record,
+    validation_score,
+)
 from metarl.meta.maml import MamlConfig, maml_step
 from metarl.meta.reptile import OUTER_OPTIMIZERS, ReptileOuter, reptile_delta
 
@@ -63,15 +70,20 @@ class Trainer(Protocol):
         """Whether the budget is spent."""
 
     @property
-    def record_fields(self) -> tuple[str, ...]:
-        """The fields of :meth:`step`'s records."""
+    def record_type(self) -> type[Record]:
+        """The type of :meth:`step`'s records (its fields are the metrics columns, its ``unit``
+        says what their sample count counts)."""
 
     @property
-    def record_unit(self) -> str:
-        """What the records' sample count counts (``steps``, ``points``)."""
+    def validation(self) -> torch.Tensor | None:
+        """The validation curve ``[val_updates + 1, val_tasks]`` measured by the last
+        :meth:`step` (``None`` when it measured none)."""
 
     def step(self) -> Record:
         """One meta-iteration."""
+
+    def validate(self) -> torch.Tensor:
+        """The validation curve of the current theta (changes no training state)."""
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly."""
@@ -263,6 +275,8 @@ class MetaTrainer:
             self.outer = ReptileOuter(theta, fomaml.learning_rate, None, fomaml.optimizer,
                                       0.0, names)
         self.val_tasks = learner.sample_tasks(config.val_tasks, split="val", device=self.device)
+        #: the validation curve measured by the last step (None: none measured)
+        self.validation: torch.Tensor | None = None
         self.samples = 0
         self.dist = dist
         #: read when the ranks exchange a step: whether this process was asked to stop
@@ -271,14 +285,9 @@ class MetaTrainer:
         self.interrupted = False
 
     @property
-    def record_fields(self) -> tuple[str, ...]:
-        """The columns of this trainer's records."""
-        return tuple(self.learner.record_type._fields)
-
-    @property
-    def record_unit(self) -> str:
-        """What the records' sample count counts (``steps``, ``points``)."""
-        return str(self.learner.record_type.unit)
+    def record_type(self) -> type[Record]:
+        """The learner's record type (:attr:`InnerLearner.record_type`)."""
+        return self.learner.record_type
 
     @property
     def theta(self) -> Params:
@@ -318,10 +327,18 @@ class MetaTrainer:
         step_size = self.outer.current_epsilon() if share.step_size is None else share.step_size
         self.outer.apply(direction)  # moves only the meta-learned groups
         self.samples += samples
-        val = math.nan
+        self.validation = None
         if cfg.validates_at(it) and (self.dist is None or self.dist.is_main):
-            val = learner.validate(self.theta, self.val_tasks, cfg.val_updates, self.seed + 2)
+            self.validation = self.validate()
+        val = math.nan if self.validation is None else validation_score(self.validation)
         return learner.record(it, self.samples, step_size, summary, val, self.theta, before)
+
+    def validate(self) -> torch.Tensor:
+        """``[val_updates + 1, val_tasks]``: every validation task's score after k =
+        0..val_updates inner updates from the current theta, all tasks at once (its own
+        generator: no training state changes)."""
+        return self.learner.validate(self.theta, self.val_tasks, self.config.val_updates,
+                                     self.seed + 2)
 
     def _adapt(self, tasks: Any, gen: AnyGenerator) -> _Share:
         """Adapt theta to ``tasks`` (and take first-order MAML's query gradients)."""

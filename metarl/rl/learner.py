@@ -62,6 +62,12 @@ class MetaRecord(NamedTuple):
         """Env steps, the last training return and the validation return."""
         return self.env_steps, self.train_return_last, self.val_return
 
+    @classmethod
+    def start(cls, val: float) -> MetaRecord:
+        """The record of iteration 0: no env steps yet, and the validation return ``val``."""
+        nan = math.nan
+        return cls(0, 0, nan, nan, nan, val, nan, nan, nan, nan, nan)
+
 
 def adaptation_returns(ppo: PPO, theta: Params, tasks: TaskParams, updates: int, seed: int
                        ) -> torch.Tensor:
@@ -209,12 +215,13 @@ class PPOLearner:
         adapted together (:func:`adaptation_curves`), on the CPU."""
         return adaptation_curves(self.ppo, starts, tasks, steps, max_tasks).cpu()
 
-    def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
-        """Mean return over ``tasks`` after ``steps`` PPO updates (VPG steps with a VPG inner
-        learner; higher is better)."""
+    def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int
+                 ) -> torch.Tensor:
+        """``[steps + 1, T]`` mean returns after k = 0..steps PPO updates (VPG steps with a VPG
+        inner learner; higher is better), on the CPU."""
         if self.vpg is not None:
-            return vpg_curve(self.vpg, theta, tasks, steps, seed)[-1].nanmean().item()
-        return adaptation_returns(self.ppo, theta, tasks, steps, seed)[-1].nanmean().item()
+            return vpg_curve(self.vpg, theta, tasks, steps, seed).cpu()
+        return adaptation_returns(self.ppo, theta, tasks, steps, seed).cpu()
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:

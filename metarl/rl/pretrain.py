@@ -83,7 +83,7 @@ class Pretrainer(MixturePretrainer):
     :param settings: the PPO settings that differ from the inner learner's.
     """
 
-    record_fields, record_unit = MetaRecord._fields, MetaRecord.unit
+    record_type = MetaRecord
 
     def __init__(self, ppo: PPO, theta: Params, config: MetaConfig, seed: int = 0,
                  settings: PretrainConfig | None = None) -> None:

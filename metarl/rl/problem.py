@@ -146,11 +146,10 @@ class BatchedRL(Problem):
 
     def plot_labels(self, config: ExperimentConfig) -> PlotLabels:
         """Returns against PPO updates."""
-        n = config.meta.val_updates
         return PlotLabels(config.env.gym_id or config.env.family,
                           "inner PPO updates k on the new task",
-                          "mean episode return after k updates", "val_return",
-                          f"mean return after {n} inner update{'s' if n != 1 else ''}")
+                          "mean episode return after k updates", "env_steps",
+                          "mean validation return")
 
 
 class SB3RL(BatchedRL):

@@ -9,6 +9,7 @@ interval (lower is better) after ``K``-shot adaptation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -50,6 +51,12 @@ class RegressionRecord(NamedTuple):
     def progress(self) -> tuple[int, float, float]:
         """Points, the adapted training error and the validation error."""
         return self.points, self.train_loss_last, self.val_loss
+
+    @classmethod
+    def start(cls, val: float) -> RegressionRecord:
+        """The record of iteration 0: no points yet, and the validation error ``val``."""
+        nan = math.nan
+        return cls(0, 0, nan, nan, nan, val, nan)
 
 
 class RegressionLearner:
@@ -119,9 +126,11 @@ class RegressionLearner:
         """:meth:`evaluation_curve` of every ``(theta, seed)``, one after another."""
         return curves_one_by_one(self, starts, tasks, steps)
 
-    def validate(self, theta: Params, tasks: SineParams, steps: int, seed: int) -> float:
-        """Mean grid error after ``steps`` steps on ``shots`` points per task (lower is better)."""
-        return self._curve(theta, tasks, steps, seed)[-1].mean().item()
+    def validate(self, theta: Params, tasks: SineParams, steps: int, seed: int
+                 ) -> torch.Tensor:
+        """``[steps + 1, T]`` grid errors after k = 0..steps steps on ``shots`` points per task
+        (lower is better): :meth:`evaluation_curve`."""
+        return self.evaluation_curve(theta, tasks, steps, seed)
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ class RegressionPretrainer(MixturePretrainer):
     :param learning_rate: Adam's learning rate.
     """
 
-    record_fields, record_unit = RegressionRecord._fields, RegressionRecord.unit
+    record_type = RegressionRecord
 
     def __init__(self, learner: RegressionLearner, theta: Params, config: MetaConfig,
                  seed: int = 0, learning_rate: float = 1e-3) -> None:

@@ -106,12 +106,11 @@ class Regression(Problem):
 
     def plot_labels(self, config: SineExperimentConfig) -> PlotLabels:
         """Errors, on a log scale, against optimizer steps."""
-        n = config.meta.val_updates
         optimizer = "SGD" if config.inner.optimizer == "sgd" else "Adam"
         return PlotLabels(config.env.family, f"inner {optimizer} steps k on the new task",
-                          "mean squared error after k steps (log scale)", "val_loss",
-                          f"mean squared error after {n} inner step{'s' if n != 1 else ''} "
-                          f"from {config.eval.shots} points", log=True)
+                          "mean squared error after k steps (log scale)", "points",
+                          f"validation mean squared error from {config.eval.shots} points",
+                          log=True)
 
     def extra_plots(self, config: SineExperimentConfig, settings: Callable[[], SineEvalConfig],
                     theta_of: Callable[[str], Params], directory: Path) -> list[Path]:

@@ -120,9 +120,10 @@ class SB3Learner:
         """:meth:`evaluation_curve` of every ``(theta, seed)``, one after another."""
         return curves_one_by_one(self, starts, tasks, steps)
 
-    def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int) -> float:
-        """Mean return of the rollout after ``steps`` SB3 PPO updates."""
-        return self.evaluation_curve(theta, tasks, steps, seed)[-1].nanmean().item()
+    def validate(self, theta: Params, tasks: TaskParams, steps: int, seed: int
+                 ) -> torch.Tensor:
+        """``[steps + 1, T]`` mean returns after k = 0..steps SB3 PPO updates."""
+        return self.evaluation_curve(theta, tasks, steps, seed)
 
     def summary(self, adapted: Adaptation, query: QueryGradients | None
                 ) -> dict[str, torch.Tensor]:
