@@ -90,7 +90,7 @@ def plot_meta_training(metrics: Path, path: Path, family: str, samples: str = "e
     lines = ([(f"k = {k}", f"val_k{k}", f"val_k{k}_ci95") for k in ks] if ks else
              [("validation", old, None)] if old else [])
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig = new_figure(figsize=(4.2 * max(1, len(methods)), 6.6))
+    fig = new_figure(figsize=(max(6.4, 4.2 * len(methods)), 6.6))
     axes = fig.subplots(2, max(1, len(methods)), squeeze=False, sharey=True)
     colors = [f"C{i % 10}" for i in range(len(lines))] if len(lines) <= 10 else None
     drawn = False
@@ -129,7 +129,7 @@ def plot_meta_training(metrics: Path, path: Path, family: str, samples: str = "e
     else:  # no validation point yet
         axes[0][0].text(0.5, 0.5, "no validation score yet", ha="center", va="center",
                         transform=axes[0][0].transAxes)
-    fig.suptitle(f"{family}: meta-training progress on the validation tasks", fontsize=11)
+    fig.suptitle(f"{family}: meta-training progress\non the validation tasks", fontsize=11)
     return save_figure(fig, path)
 
 
