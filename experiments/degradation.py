@@ -14,7 +14,8 @@ the initialisation and every ``--score-every``-th checkpoint with the evaluation
 ``--score-seeds``, and compares the last checkpoint with the best, paired over tasks.
 
 Usage: ``python experiments/degradation.py [experiments/navigation2d.toml] [--seeds 0]
-[--rows N ...] [--out runs/degradation] [--jobs 2] [--set key=value ...] [--score]``
+[--rows N ...] [--out runs/degradation] [--jobs 2] [--set key=value ...] [--score]``;
+``python experiments/degradation.py --score-runs RUN ... [--score-every 5]`` scores existing runs.
 """
 
 from __future__ import annotations
@@ -126,6 +127,22 @@ def score_checkpoints(run_dir: Path, tasks: int, seeds: list[int], every: int
     return table
 
 
+def score_average(run_dir: Path, first: int, tasks: int, seeds: list[int]) -> list[float]:
+    """Per-task score (as :func:`score_checkpoints`) of the average of Reptile's checkpoints from
+    meta-iteration ``first`` on: the iterates' mean, which a random walk of theta around a good
+    region leaves near its centre."""
+    config = RunDir(run_dir).load_config()
+    problem = problem_of(config)
+    learner = problem.evaluator(config, problem.eval_settings(config, {})).learner
+    kept = [checkpoint_theta(path) for it, path in checkpoints(RunDir(run_dir), "reptile").items()
+            if it >= first]
+    theta = {k: torch.stack([t[k] for t in kept]).mean(dim=0) for k in kept[0]}
+    val = learner.sample_tasks(tasks, split="val")
+    updates = config.eval.updates
+    curves = learner.evaluation_curves([(theta, seed) for seed in seeds], val, updates, 40)
+    return curves[:, 1:].mean(dim=(0, 1)).tolist()
+
+
 def score_row(name: str, seed: int, table: dict[int, list[float]]) -> str:
     """One Markdown row of the evaluation learner's scores: the initialisation, the best and the
     last checkpoint, and last minus best paired over the tasks with its 95% CI."""
@@ -152,7 +169,32 @@ def main() -> None:
     parser.add_argument("--score-tasks", type=int, default=40)
     parser.add_argument("--score-seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--score-every", type=int, default=20)
+    parser.add_argument("--score-runs", type=Path, nargs="+", metavar="RUN",
+                        help="only score these existing runs' Reptile checkpoints (any config)")
+    parser.add_argument("--average-from", type=int, nargs="+", default=[], metavar="IT",
+                        help="with --score-runs: also score the average of the checkpoints from "
+                             "each IT on, paired against the last and the best checkpoint")
     args = parser.parse_args()
+    if args.score_runs:
+        torch.set_num_threads(1)
+        print("| run | seed | initialisation | best | last | last - best (paired, 95% CI) | "
+              "score by iteration |\n|" + " --- |" * 7, flush=True)
+        for run_dir in args.score_runs:
+            table = score_checkpoints(run_dir, args.score_tasks, args.score_seeds,
+                                      args.score_every)
+            seed = RunDir(run_dir).load_config().run.seed
+            print(score_row(str(run_dir), seed, table), flush=True)
+            last = table[max(table)]
+            best = max((v for it, v in table.items() if it > 0), key=lambda v: sum(v))
+            for first in args.average_from:
+                average = score_average(run_dir, first, args.score_tasks, args.score_seeds)
+                cells = []
+                for name, other in (("- last", last), ("- best", best)):
+                    diff, ci = mean_ci95([a - b for a, b in zip(average, other, strict=True)])
+                    cells.append(f"{name} {diff:+.2f} ± {ci:.2f}")
+                print(f"  average of checkpoints from {first}: {sum(average) / len(average):.2f}"
+                      f" ({', '.join(cells)}; paired over tasks)", flush=True)
+        return
     base = ["meta.val_updates=3", *args.set]
     out = Path(args.out)
     runs = [(name, [*base, *overrides], seed, row_dir(out, name) / f"seed_{seed}")

@@ -8,8 +8,9 @@ first-order MAML computes each task's gradient at its adapted weights on fresh d
 rollout, or new labelled points) and applies minus their mean; second-order MAML has the learner
 build its post-adaptation objective and takes a TRPO (or Adam) step on it
 (:mod:`metarl.meta.maml`). Every ``val_every`` iterations the
-trainer measures the learner's score on the fixed validation tasks after ``val_updates`` inner
-updates from the current theta.
+trainer measures the learner's score on each fixed validation task after k = 0..``val_updates``
+inner updates from the current theta (:attr:`MetaTrainer.validation`, the record's score its last
+row's mean); :meth:`MetaTrainer.validate` measures the same of the initialisation.
 
 A :class:`MetaTrainer` holds the whole state of a run (theta, the outer optimizer, the iteration
 and every random generator), so that :meth:`MetaTrainer.state_dict` and
@@ -118,7 +119,9 @@ class MetaConfig:
         meta-iterations, -2 -> -4.7), after which the initialisation no longer adapts.
     :param val_tasks: validation tasks (the family's fixed ``val`` split).
     :param val_every: validate every this many outer steps (and after the last).
-    :param val_updates: inner updates before the validation return is read.
+    :param val_updates: the validation curve's last k: the return (or error) on each
+        validation task is measured after k = 0..val_updates inner updates; the record's
+        validation score is the one after ``val_updates``.
     :param task_chunk: adapt at most this many tasks at once (per process), one chunk after the
         other (0: the whole meta-batch or share at once); ``"auto"`` (the default):
         :data:`CPU_TASK_CHUNK` on a CPU, the whole meta-batch on a GPU and for MAML. Results
