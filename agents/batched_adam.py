@@ -63,12 +63,6 @@ class BatchedAdam:
         return {k: part.view(self.params[k].shape)
                 for k, part in zip(self._names, parts, strict=True)}
 
-    @staticmethod
-    def grad_norms(grads: Params) -> torch.Tensor:
-        """Per-task L2 norm of all gradients together: ``[T]``."""
-        sq = [g.reshape(g.shape[0], -1).square().sum(dim=1) for g in grads.values()]
-        return torch.stack(sq).sum(dim=0).sqrt()
-
     @torch.no_grad()
     def step(self, grads: Params, max_grad_norm: float | None = None,
              active: torch.Tensor | None = None) -> torch.Tensor:
@@ -84,7 +78,7 @@ class BatchedAdam:
                       out=self._g)
         scratch = torch.mul(g, g, out=self._scratch)
         norms = torch.stack([s.sum(dim=1) for s in scratch.split(self._sizes, dim=1)]
-                            ).sum(dim=0).sqrt()  # summed tensor by tensor, as grad_norms
+                            ).sum(dim=0).sqrt()  # per-task L2 norm, summed tensor by tensor
         if max_grad_norm is not None:
             g.mul_((max_grad_norm / (norms + 1e-6)).clamp(max=1.0).unsqueeze(1))
             torch.mul(g, g, out=scratch)
