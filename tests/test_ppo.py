@@ -366,7 +366,11 @@ def test_param_tree_round_trips():
 
 
 def test_ppo_learns_default_cartpole():
-    """Short budget: rl-zoo settings, 2 tasks x 60 iterations of 8 x 32 steps (15k steps each)."""
+    """Short budget: rl-zoo settings, 2 tasks x 100 iterations of 8 x 32 steps (26k steps each).
+
+    At 60 iterations (15k steps) a task ended at 107 against 5x random's 110 on an Intel Xeon,
+    where an AMD EPYC had passed: float rounding decided at that budget. 100 iterations gave 158
+    to 500 per task over seeds 0-3."""
     cfg = PPOConfig(num_envs=8, num_steps=32, reset_every_iteration=False, learning_rate=1e-3,
                     anneal_lr=True, num_epochs=20, num_minibatches=1, gamma=0.98,
                     gae_lambda=0.8, anneal_clip=True, max_grad_norm=0.5)
@@ -376,7 +380,7 @@ def test_ppo_learns_default_cartpole():
     tasks = family.make_params(2)
     gen = torch.Generator().manual_seed(0)
     random_return = random_rollout(family, tasks, 50, gen).mean_return.mean().item()
-    result = ppo.adapt(stacked, tasks, 60, gen)
+    result = ppo.adapt(stacked, tasks, 100, gen)
     late = result.returns[-10:].nanmean(dim=0)
     assert (late > 5 * random_return).all(), (late, random_return)
 
