@@ -24,9 +24,10 @@ def test_sb3_ppo_learns_heavy_long_pole():
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98,
                 gae_lambda=0.8, ent_coef=0.0, learning_rate=lambda p: p * 1e-3,
                 clip_range=lambda p: p * 0.2, seed=0, device="cpu")
-    model.learn(total_timesteps=8_000)
+    model.learn(total_timesteps=24_000)
     eval_env = Monitor(gym.make("metarl/CartPoleMass-v0", **HEAVY_LONG_POLE))
     eval_env.reset(seed=0)
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
-    # seed 0 gives about 150 against a random policy's 33
+    # 24k steps: 157 on an Intel Xeon against a random policy's 33. At 8k steps float rounding
+    # decided (about 150 on an AMD EPYC, 88 on the Xeon; 110 to 181 over seeds 0-2 in one probe)
     assert mean > 3 * random_return, (mean, random_return)
