@@ -6,7 +6,8 @@ waits for the policy. Pipelining splits the tasks in two halves, each with its o
 the engine steps one half, the policy acts for the other. Per family and size, in the same process,
 alternating ``--repeats`` times (medians reported):
 
-* ``raw``: one pool of ``T * E`` robots stepped with random actions (the engine's ceiling);
+* ``raw``: one pool of ``T * E`` robots stepped with random actions (the engine's ceiling,
+  measured by ``bench_locomotion.py``'s ``raw_rate``);
 * ``sync``: the same pool, the stacked policies of the ``T`` tasks acting on the normalised
   observations before each step (what :class:`~metarl.envs.envpool_env.EnvPoolEnv` does, less the
   task rewards and bookkeeping);
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from bench_locomotion import raw_rate  # the same ceiling as bench_locomotion's (this folder)
 
 from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.param_tree import Params, stack
@@ -47,19 +49,6 @@ def _act(policy: ActorCritic, params: Params, family: LocomotionFamily[Any], obs
     action, _ = policy.sample(params, x, gen)
     engine = family.env_action(action)
     return engine.reshape(-1, engine.shape[-1]).to(torch.float64).numpy()
-
-
-def raw_rate(family: LocomotionFamily[Any], tasks: int, envs: int, steps: int) -> float:
-    """Env steps per second of one pool with random actions."""
-    pool = make_pool(family, list(range(tasks * envs)))
-    pool.reset()
-    rng = np.random.default_rng(0)
-    start = time.perf_counter()
-    for _ in range(steps):
-        pool.step(rng.uniform(-1.0, 1.0, (tasks * envs, *family.action_space.shape)))
-    rate = tasks * envs * steps / (time.perf_counter() - start)
-    pool.close()
-    return rate
 
 
 def sync_rate(family: LocomotionFamily[Any], policy: ActorCritic, params: Params, tasks: int,
@@ -129,7 +118,9 @@ def main() -> None:
             params = stack(policy.init(torch.Generator().manual_seed(0)), tasks)
             rates: dict[str, list[float]] = {"raw": [], "sync": [], "piped": []}
             for _ in range(args.repeats):
-                rates["raw"].append(raw_rate(family, tasks, envs, args.steps))
+                rates["raw"].append(raw_rate(family.engine_id, tasks * envs,
+                                               family.action_space.shape[0], args.steps,
+                                               family.max_episode_steps))
                 rates["sync"].append(sync_rate(family, policy, params, tasks, envs, args.steps))
                 rates["piped"].append(piped_rate(family, policy, params, tasks, envs, args.steps))
             raw, sync, piped = (statistics.median(rates[key]) for key in ("raw", "sync", "piped"))
