@@ -77,7 +77,13 @@ class LocomotionFamily(EnvFamily[P]):
     :param normalize_actions: as :class:`~metarl.envs.family.EnvFamily` (the robots' bounds are
         already ``[-1, 1]``, so this changes nothing but the clipping).
     :param obs_norm: shift and scale observations by :func:`observation_statistics`.
-    :raises ValueError: envpool is not installed (one line naming the extra).
+    :param pin_threads: pin the engine's threads to the machine's cores, one each from core 0
+        (envpool's ``thread_affinity_offset=0``). Faster on a machine this process has to itself
+        (``experiments/bench_locomotion.py``); leave it off when several processes each run a
+        pool on the same cores (``--jobs``, ``torchrun``): their threads would share the same
+        cores. It changes no result: each environment's episodes depend only on its seed.
+    :raises ValueError: envpool is not installed (one line naming the extra), or ``pin_threads``
+        is not a bool.
     """
 
     engine_id: ClassVar[str]  # envpool's and Gymnasium's id of the robot, e.g. "HalfCheetah-v5"
@@ -92,6 +98,7 @@ class LocomotionFamily(EnvFamily[P]):
         ranges: dict[str, tuple[float, float]] | None = None,
         normalize_actions: bool = False,
         obs_norm: bool = False,
+        pin_threads: bool = False,
     ) -> None:
         if not engine_available():
             raise ValueError(ENGINE_MISSING.format(name=self.name))
@@ -99,7 +106,10 @@ class LocomotionFamily(EnvFamily[P]):
         if max_episode_steps is None:
             raise ValueError(f"{self.name}: max_episode_steps=None is not supported: the engine "
                              "needs an episode length")
+        if not isinstance(pin_threads, bool):
+            raise ValueError(f"{self.name}: pin_threads={pin_threads!r} must be true or false")
         self.obs_norm = obs_norm
+        self.pin_threads = pin_threads
         self.obs_stats = observation_statistics(type(self)) if obs_norm else None
 
     # ------------------------------------------------------------------ the task's reward
@@ -136,6 +146,7 @@ class LocomotionFamily(EnvFamily[P]):
 
     def __repr__(self) -> str:
         extra = ", obs_norm=True" if self.obs_norm else ""
+        extra += ", pin_threads=True" if self.pin_threads else ""
         return super().__repr__()[:-1] + extra + ")"
 
 
@@ -158,10 +169,13 @@ def control_cost(action: torch.Tensor, weight: float) -> torch.Tensor:
 
 def make_pool(family: LocomotionFamily[Any], seeds: list[int]) -> Any:
     """An envpool pool of ``len(seeds)`` environments of ``family``'s robot, environment ``i``
-    seeded with ``seeds[i]``, truncating episodes at the family's length."""
+    seeded with ``seeds[i]``, truncating episodes at the family's length, its threads pinned to
+    the cores under ``family.pin_threads``."""
     return _envpool(family.name).make_gymnasium(
         family.engine_id, num_envs=len(seeds), env_seed=seeds,
-        max_episode_steps=family.max_episode_steps, **family.engine_kwargs)
+        max_episode_steps=family.max_episode_steps,
+        thread_affinity_offset=0 if family.pin_threads else -1,
+        **family.engine_kwargs)
 
 
 @functools.cache

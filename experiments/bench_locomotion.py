@@ -7,9 +7,12 @@ times (the median of each is reported, as the machine's speed drifts):
   drawn by numpy inside the timed loop, nothing else (the engine's ceiling);
 * ``rollout``: ``collect`` (what PPO, VPG and the evaluation run) of an untrained ``[64, 64]``
   tanh policy per task on ``make_batch_env``'s envs: policy forward and sampling, the task
-  rewards from the engine's infos, auto-reset and the rollout's bookkeeping.
+  rewards from the engine's infos, auto-reset and the rollout's bookkeeping;
+* ``pinned``: the same rollout with the engine's threads pinned to the cores
+  (``env.pin_threads = true``; the raw pool is left as envpool makes it by default).
 
-The ratio ``rollout / raw`` is what metarl's batching costs on top of the engine (floor 0.8).
+The ratios ``rollout / raw`` and ``pinned / raw`` are what metarl's batching costs on top of the
+engine (floor 0.8).
 
 Usage: ``python experiments/bench_locomotion.py [--sizes 10x20 20x20] [--steps 400]
 [--repeats 3] [--threads 1] [--out experiments/results/bench_locomotion.txt]``
@@ -46,9 +49,10 @@ def raw_rate(engine_id: str, num_envs: int, action_dim: int, steps: int, horizon
     return rate
 
 
-def rollout_rate(name: str, tasks: int, envs: int, steps: int) -> float:
+def rollout_rate(name: str, tasks: int, envs: int, steps: int, pin_threads: bool = False
+                 ) -> float:
     """Env steps per second of ``collect`` on ``make_batch_env``'s envs of family ``name``."""
-    family = make_family(name)
+    family = make_family(name, pin_threads=pin_threads)
     gen = torch.Generator().manual_seed(0)
     params = family.tasks.sample(tasks, gen)
     policy = ActorCritic.for_spaces(family.observation_space, family.action_space, hidden=(64, 64))
@@ -77,20 +81,21 @@ def main() -> None:
     lines = [f"# bench_locomotion: {describe_machine(torch.device('cpu'))}",
              f"# {args.steps} steps per measurement, median of {args.repeats} alternating repeats",
              f"{'family':<16}{'tasks x envs':>14}{'raw steps/s':>14}{'rollout steps/s':>17}"
-             f"{'ratio':>8}"]
+             f"{'pinned steps/s':>16}{'ratio':>8}{'pinned ratio':>14}"]
     print("\n".join(lines), flush=True)
     for name in args.families:
         family = make_family(name)
         for size in args.sizes:
             tasks, envs = (int(n) for n in size.split("x"))
-            raws, rolls = [], []
+            raws, rolls, pins = [], [], []
             for _ in range(args.repeats):
                 raws.append(raw_rate(family.engine_id, tasks * envs, family.action_space.shape[0],
                                      args.steps, family.max_episode_steps))
                 rolls.append(rollout_rate(name, tasks, envs, args.steps))
-            raw, roll = statistics.median(raws), statistics.median(rolls)
+                pins.append(rollout_rate(name, tasks, envs, args.steps, pin_threads=True))
+            raw, roll, pin = (statistics.median(rates) for rates in (raws, rolls, pins))
             line = (f"{name:<16}{f'{tasks} x {envs}':>14}{raw:>14,.0f}{roll:>17,.0f}"
-                    f"{roll / raw:>8.2f}")
+                    f"{pin:>16,.0f}{roll / raw:>8.2f}{pin / raw:>14.2f}")
             print(line, flush=True)
             lines.append(line)
     if args.out:

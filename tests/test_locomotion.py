@@ -271,19 +271,51 @@ def test_obs_norm_is_refused_for_a_family_without_a_robot(tmp_path, capsys):
         capsys.readouterr().err)
 
 
+def test_pinned_engine_threads_give_the_same_episodes():
+    """env.pin_threads changes where the engine's threads run, not what they compute."""
+    tasks = {"goal_velocity": [0.5, 1.5]}
+    rollouts = []
+    for pin in (False, True):
+        family = HalfCheetahVel(max_episode_steps=15, obs_norm=True, pin_threads=pin)
+        env = make_batch_env(family, family.make_params(2, **tasks), 3,
+                             torch.Generator().manual_seed(0))
+        obs, steps = env.reset(), []
+        actions = torch.Generator().manual_seed(1)
+        for _ in range(20):  # an episode ends and restarts on the way
+            tr = env.step(torch.rand(2, 3, 6, generator=actions) * 2 - 1)
+            steps.append(torch.cat([tr.obs.flatten(), tr.reward.flatten()]))
+        rollouts.append(torch.cat([obs.flatten(), *steps]))
+        env.close()
+    torch.testing.assert_close(rollouts[0], rollouts[1], rtol=0, atol=0)
+    assert "pin_threads=True" in repr(HalfCheetahVel(pin_threads=True))
+    with pytest.raises(ValueError, match=r"HalfCheetahVel: pin_threads='yes' must be true or"):
+        HalfCheetahVel(pin_threads="yes")
+
+
+def test_pin_threads_is_refused_for_a_family_without_an_engine(tmp_path, capsys):
+    config = EXPERIMENTS / "navigation2d_quick.toml"
+    assert main(["train", str(config), "--out", str(tmp_path / "run"),
+                 "--set", "env.pin_threads=true"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "env.pin_threads=True must be false, or true for a MuJoCo locomotion family" in err
+
+
 def test_a_tiny_run_trains_evaluates_and_exports_to_sb3(tmp_path):
     """metarl's whole job on a locomotion family (20-step episodes), and the export of its
     Reptile initialisation to SB3, which needs an env that normalises observations as the run
     did."""
     config = config_from_dict({
         "run": {"checkpoint_every": 1}, "policy": {"hidden": [8]},
-        "env": {"family": "HalfCheetahVel", "obs_norm": True, "max_episode_steps": 20},
+        "env": {"family": "HalfCheetahVel", "obs_norm": True, "pin_threads": True,
+                "max_episode_steps": 20},
         "ppo": {"num_envs": 2, "num_steps": 20},
         "meta": {"meta_iterations": 1, "meta_batch": 2, "inner_iterations": 1, "val_tasks": 2},
         "eval": {"methods": ["reptile", "scratch"], "test_tasks": 2, "episodes": 2, "updates": 1,
                  "seeds": [0], "oracle_iterations": 0},
     })
     run = train_run(config, tmp_path / "run", quiet=True)
+    assert "pin_threads = true" in (run.path / "config.toml").read_text()
     rows = metarl.evaluate(run, quiet=True)
     assert {(r["method"], r["k"]) for r in rows} == {(m, k) for m in ("reptile", "scratch")
                                                       for k in (0, 1)}

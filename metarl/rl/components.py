@@ -29,7 +29,7 @@ def build_components(config: ExperimentConfig) -> Components:
         family = GymTaskFamily(env.gym_id, dict(env.ranges), env.max_episode_steps or -1,
                                env.split_seed, env.task_via)
     else:
-        engine = {"obs_norm": True} if env.obs_norm else {}
+        engine = {name: True for name in ("obs_norm", "pin_threads") if getattr(env, name)}
         family = make_family(env.family, max_episode_steps=env.max_episode_steps or -1,
                              split_seed=env.split_seed, ranges=dict(env.ranges) or None,
                              normalize_actions=env.normalize_actions, **engine)

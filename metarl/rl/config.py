@@ -60,6 +60,8 @@ class EnvConfig:
         environments; a Box family only, not ``gym``).
     :param obs_norm: a MuJoCo locomotion family's observations shifted and scaled by fixed
         statistics of its robot (:mod:`metarl.envs.locomotion`).
+    :param pin_threads: a MuJoCo locomotion family's engine threads pinned to the machine's
+        cores (faster on a machine one run has to itself; off when several runs share it).
     """
 
     family: str = "Navigation2D"
@@ -70,6 +72,7 @@ class EnvConfig:
     task_via: str = "make"
     normalize_actions: bool = False
     obs_norm: bool = False
+    pin_threads: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES and self.family != GYM_FAMILY:
@@ -89,6 +92,10 @@ class EnvConfig:
                                                     and self.family not in LOCOMOTION_FAMILIES):
             raise ValueError(f"env.obs_norm={self.obs_norm!r} must be false, or true for a MuJoCo "
                              f"locomotion family ({', '.join(LOCOMOTION_FAMILIES)})")
+        if not isinstance(self.pin_threads, bool) or (self.pin_threads
+                                                       and self.family not in LOCOMOTION_FAMILIES):
+            raise ValueError(f"env.pin_threads={self.pin_threads!r} must be false, or true for a "
+                             f"MuJoCo locomotion family ({', '.join(LOCOMOTION_FAMILIES)})")
         if not 0 <= self.max_episode_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be from 0 "
                              "(the family's default) to 2**31 - 1 (an episode's step counter is "
