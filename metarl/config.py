@@ -347,7 +347,7 @@ def dump_config(config: Sections) -> str:
     return "\n".join(lines)
 
 
-MACHINE_SETTINGS = ("run.memory_limit", "run.wandb", "run.jobs")
+MACHINE_SETTINGS = ("run.memory_limit", "run.wandb", "run.jobs", "env.pin_threads")
 """Settings of the machine a run is on and of where it logs, not of the experiment: a run
 resumes or is evaluated with other values of them."""
 

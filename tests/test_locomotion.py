@@ -17,6 +17,7 @@ from metarl.agents.actor_critic import ActorCritic
 from metarl.agents.ppo import PPO, PPOConfig
 from metarl.agents.sb3 import from_sb3
 from metarl.cli import main
+from metarl.config import config_differences
 from metarl.envs import (
     LOCOMOTION_FAMILIES,
     AntDir,
@@ -290,6 +291,15 @@ def test_pinned_engine_threads_give_the_same_episodes():
     assert "pin_threads=True" in repr(HalfCheetahVel(pin_threads=True))
     with pytest.raises(ValueError, match=r"HalfCheetahVel: pin_threads='yes' must be true or"):
         HalfCheetahVel(pin_threads="yes")
+
+
+def test_pin_threads_is_a_machine_setting_a_run_resumes_with_either_way():
+    config = config_from_dict({"env": {"family": "HalfCheetahVel"}})
+    pinned = config_from_dict({"env": {"family": "HalfCheetahVel", "pin_threads": True}})
+    normed = config_from_dict({"env": {"family": "HalfCheetahVel", "obs_norm": True,
+                                       "pin_threads": True}})
+    assert pinned.env.pin_threads and config_differences(config, pinned) == []
+    assert config_differences(config, normed) == ["env.obs_norm"]
 
 
 def test_pin_threads_is_refused_for_a_family_without_an_engine(tmp_path, capsys):

@@ -61,7 +61,8 @@ class EnvConfig:
     :param obs_norm: a MuJoCo locomotion family's observations shifted and scaled by fixed
         statistics of its robot (:mod:`metarl.envs.locomotion`).
     :param pin_threads: a MuJoCo locomotion family's engine threads pinned to the machine's
-        cores (faster on a machine one run has to itself; off when several runs share it).
+        cores (faster on a machine one run has to itself; off when several runs share it). A
+        machine setting: a run resumes or is evaluated with either value.
     """
 
     family: str = "Navigation2D"
