@@ -78,10 +78,11 @@ class LocomotionFamily(EnvFamily[P]):
         already ``[-1, 1]``, so this changes nothing but the clipping).
     :param obs_norm: shift and scale observations by :func:`observation_statistics`.
     :param pin_threads: pin the engine's threads to the machine's cores, one each from core 0
-        (envpool's ``thread_affinity_offset=0``). Faster on a machine this process has to itself
-        (``experiments/bench_locomotion.py``); leave it off when several processes each run a
-        pool on the same cores (``--jobs``, ``torchrun``): their threads would share the same
-        cores. It changes no result: each environment's episodes depend only on its seed.
+        (envpool's ``thread_affinity_offset=0``). Faster when this process is the only one
+        stepping a pool (``experiments/bench_locomotion.py``); processes side by side
+        (``run.jobs``, ``--seeds ... --jobs``, ``torchrun``) would each pin theirs to the same
+        cores, which is not measured. It changes no result: each environment's episodes depend
+        only on its seed.
     :raises ValueError: envpool is not installed (one line naming the extra), or ``pin_threads``
         is not a bool.
     """

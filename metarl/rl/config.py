@@ -61,8 +61,8 @@ class EnvConfig:
     :param obs_norm: a MuJoCo locomotion family's observations shifted and scaled by fixed
         statistics of its robot (:mod:`metarl.envs.locomotion`).
     :param pin_threads: a MuJoCo locomotion family's engine threads pinned to the machine's
-        cores (faster on a machine one run has to itself; off when several runs share it). A
-        machine setting: a run resumes or is evaluated with either value.
+        cores (faster when one process steps the engine: one method trained, ``run.jobs = 1``,
+        no ``--jobs``). A machine setting: a run resumes or is evaluated with either value.
     """
 
     family: str = "Navigation2D"
