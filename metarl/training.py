@@ -246,9 +246,11 @@ def _train_in_child(run: Path, method: str, config: Config, device: str) -> floa
     return time.perf_counter() - began
 
 
-def progress_line(run: RunDir, methods: list[str], total: int, elapsed: float) -> str:
+def progress_line(run: RunDir, totals: dict[str, int], elapsed: float) -> str:
     """One line of the methods training side by side: each one's iterations so far (read from
-    ``metrics.csv``, where they append) and the time since they started."""
+    ``metrics.csv``, where they append) out of its own budget (``totals``: second-order MAML
+    may train more meta-iterations than the others), and the time since they started."""
+    methods = list(totals)
     done = dict.fromkeys(methods, 0)
     try:
         for row in read_csv(run.metrics):
@@ -257,7 +259,8 @@ def progress_line(run: RunDir, methods: list[str], total: int, elapsed: float) -
     except (OSError, ValueError):  # a row half written: the next look reads it whole
         pass
     minutes, seconds = divmod(int(elapsed), 60)
-    return ", ".join(f"{m} {done[m]}/{total}" for m in methods) + f"  ({minutes:02d}:{seconds:02d})"
+    return (", ".join(f"{m} {done[m]}/{totals[m]}" for m in methods)
+            + f"  ({minutes:02d}:{seconds:02d})")
 
 
 def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: torch.device,
@@ -269,9 +272,12 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
     append to it. Ctrl-C reaches every process: each running method finishes its meta-iteration
     and writes a checkpoint, and the methods not yet started are left for ``--resume``.
     """
+    totals = {}
     for method in methods:
         found = checkpoints_by_iteration(run.checkpoints(method))
-        fields = make_trainer(method, config, torch.device("cpu")).record_type._fields
+        trainer = make_trainer(method, config, torch.device("cpu"))
+        totals[method] = trainer.iterations
+        fields = trainer.record_type._fields
         prepare_metrics(run, method, fields, config.meta.val_updates, max(found) if found else 0)
     if not quiet:
         print(f"training {', '.join(methods)} side by side: {jobs} processes of "
@@ -290,7 +296,7 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
             done, pending = wait(pending, timeout=2.0, return_when=FIRST_COMPLETED)
             if not quiet and (tty or time.perf_counter() - shown > 30.0):
                 shown = time.perf_counter()
-                line = progress_line(run, methods, config.meta.meta_iterations, shown - began)
+                line = progress_line(run, totals, shown - began)
                 sys.stderr.write(f"\r{line}\033[K" if tty else f"{line}\n")  # K: clear the rest
                 sys.stderr.flush()
             for future in done:

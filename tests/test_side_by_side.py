@@ -9,7 +9,8 @@ import torch
 from metarl.config import RunConfig
 from metarl.problems import config_from_dict
 from metarl.runs.checkpoint import load_checkpoint
-from metarl.training import train_run
+from metarl.runs.run_dir import RunDir
+from metarl.training import progress_line, train_run
 from tests.tiny import tiny
 
 STABLE = ("method", "iteration", "env_steps", "train_return_first", "train_return_last",
@@ -47,3 +48,11 @@ def test_jobs_resolve_to_the_cores_and_the_work():
     assert 1 <= RunConfig().processes(3) <= 3
     with pytest.raises(ValueError, match=r"run.jobs=-1 must be a non-negative integer"):
         RunConfig(jobs=-1)
+
+
+def test_the_progress_line_counts_each_method_against_its_own_budget(tmp_path):
+    run = RunDir(tmp_path)
+    run.path.mkdir(exist_ok=True)
+    run.metrics.write_text("method,iteration\nreptile,1\nmaml,1\nmaml,2\nmaml,3\n")
+    assert progress_line(run, {"reptile": 1, "maml": 60}, 75.0) == (
+        "reptile 1/1, maml 3/60  (01:15)")
