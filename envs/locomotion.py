@@ -80,9 +80,9 @@ class LocomotionFamily(EnvFamily[P]):
     :param pin_threads: pin the engine's threads to the machine's cores, one each from core 0
         (envpool's ``thread_affinity_offset=0``). Faster when this process is the only one
         stepping a pool (``experiments/bench_locomotion.py``); processes side by side
-        (``run.jobs``, ``--seeds ... --jobs``, ``torchrun``) would each pin theirs to the same
-        cores, which is not measured. It changes no result: each environment's episodes depend
-        only on its seed.
+        (``run.jobs``, ``--seeds ... --jobs``, ``torchrun``) each pin theirs to the same cores,
+        where a first probe found no gain. It changes no result: each environment's episodes
+        depend only on its seed.
     :raises ValueError: envpool is not installed (one line naming the extra), or ``pin_threads``
         is not a bool.
     """
