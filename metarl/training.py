@@ -272,7 +272,7 @@ def train_side_by_side(run: RunDir, methods: list[str], config: Config, device: 
     append to it. Ctrl-C reaches every process: each running method finishes its meta-iteration
     and writes a checkpoint, and the methods not yet started are left for ``--resume``.
     """
-    totals = {}
+    totals: dict[str, int] = {}
     for method in methods:
         found = checkpoints_by_iteration(run.checkpoints(method))
         trainer = make_trainer(method, config, torch.device("cpu"))
