@@ -89,14 +89,11 @@ class EnvConfig:
                                                      gym.spaces.Box):
             raise ValueError(f"env.normalize_actions=true needs a Box action space; {self.family}"
                              f"'s is {FAMILIES[self.family].action_space}")
-        if not isinstance(self.obs_norm, bool) or (self.obs_norm
-                                                    and self.family not in LOCOMOTION_FAMILIES):
-            raise ValueError(f"env.obs_norm={self.obs_norm!r} must be false, or true for a MuJoCo "
-                             f"locomotion family ({', '.join(LOCOMOTION_FAMILIES)})")
-        if not isinstance(self.pin_threads, bool) or (self.pin_threads
-                                                       and self.family not in LOCOMOTION_FAMILIES):
-            raise ValueError(f"env.pin_threads={self.pin_threads!r} must be false, or true for a "
-                             f"MuJoCo locomotion family ({', '.join(LOCOMOTION_FAMILIES)})")
+        for name in ("obs_norm", "pin_threads"):  # the MuJoCo engine's switches
+            value = getattr(self, name)
+            if not isinstance(value, bool) or (value and self.family not in LOCOMOTION_FAMILIES):
+                raise ValueError(f"env.{name}={value!r} must be false, or true for a MuJoCo "
+                                 f"locomotion family ({', '.join(LOCOMOTION_FAMILIES)})")
         if not 0 <= self.max_episode_steps <= MAX_EPISODE_STEPS:
             raise ValueError(f"env.max_episode_steps={self.max_episode_steps!r} must be from 0 "
                              "(the family's default) to 2**31 - 1 (an episode's step counter is "
